@@ -1,0 +1,39 @@
+/**
+ * What every CLI command looks like. Commands are thin: parse arguments, call the library, print.
+ *
+ * @packageDocumentation
+ */
+
+/** Where a command writes. Tests substitute these. */
+export interface CliIo {
+  /** Standard output. */
+  readonly stdout: NodeJS.WritableStream;
+  /** Standard error. */
+  readonly stderr: NodeJS.WritableStream;
+  /** Environment variables. */
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** A CLI sub-command. */
+export interface Command {
+  /** The word after `oss-cse`. */
+  readonly name: string;
+  /** One line for the command list. */
+  readonly summary: string;
+  /** The full `--help` text. */
+  readonly help: string;
+  /**
+   * Runs the command.
+   * @returns the process exit code
+   */
+  run(args: readonly string[], io: CliIo): Promise<number>;
+}
+
+/** Exit codes, documented in `oss-cse --help`. */
+export const ExitCode = {
+  OK: 0,
+  /** Any failure reported as a CseError (or an unexpected error). */
+  FAILURE: 1,
+  /** Bad command line (unknown flag, missing argument). */
+  USAGE: 2,
+} as const;

@@ -1,0 +1,48 @@
+/**
+ * Size and offset maths for AES-256-CTR over OSS objects. Pure functions; every range and part computation in the
+ * library goes through here (see FORMAT.md §4).
+ *
+ * @packageDocumentation
+ */
+
+import { CseError, ErrorCode } from '../errors.js';
+
+/** AES block size in bytes: one counter step. */
+export const BLOCK_SIZE = 16;
+
+/** Length in bytes of the initial counter block (the IV). */
+export const IV_SIZE = 16;
+
+/** Length in bytes of the AES-256 data key. */
+export const DATA_KEY_SIZE = 32;
+
+const MOD128 = 1n << 128n;
+
+/**
+ * The counter block to start decrypting (or encrypting) at `plaintextOffset`, and how many keystream bytes of that
+ * block to skip. The counter is the IV read as a 128-bit big-endian integer plus `floor(offset / 16)`, with full
+ * 128-bit carry (wrapping mod 2^128), which equals continuing one CTR stream from the start of the object
+ * (`oss-go-java.md` §3: Go's 64-bit and Java's 32-bit adds agree with this for SDK-shaped IVs only).
+ *
+ * @param iv - 16-byte initial counter block
+ * @param plaintextOffset - byte offset into the object (any non-negative safe integer, not only multiples of 16)
+ * @returns the counter block for the block containing the offset, and the number of bytes into that block
+ * @throws CseError ERR_CSE_INVALID_ARGUMENT when the IV is not 16 bytes or the offset is not a non-negative integer
+ */
+export function counterAt(iv: Uint8Array, plaintextOffset: number): { counter: Uint8Array; skip: number } {
+  if (iv.length !== IV_SIZE) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, `expected a ${IV_SIZE}-byte IV, got ${iv.length} bytes`);
+  }
+  if (!Number.isSafeInteger(plaintextOffset) || plaintextOffset < 0) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, `expected a non-negative integer offset, got ${String(plaintextOffset)}`);
+  }
+  let value = 0n;
+  for (const byte of iv) value = (value << 8n) | BigInt(byte);
+  value = (value + BigInt(Math.floor(plaintextOffset / BLOCK_SIZE))) % MOD128;
+  const counter = new Uint8Array(IV_SIZE);
+  for (let i = IV_SIZE - 1; i >= 0; i--) {
+    counter[i] = Number(value & 0xffn);
+    value >>= 8n;
+  }
+  return { counter, skip: plaintextOffset % BLOCK_SIZE };
+}

@@ -1,0 +1,43 @@
+/**
+ * The master-key seam between the envelope format and key management.
+ *
+ * @packageDocumentation
+ */
+
+import type { ContentMaterial, Envelope, MatDesc, WrappedMaterial } from '../format/types.js';
+
+/** Which family of master key this is. */
+export type MasterKeyKind = 'rsa' | 'kms';
+
+/** Context passed to {@link MasterKey.unwrap} for error messages. */
+export interface UnwrapContext {
+  /** The object key being decrypted. */
+  readonly object?: string;
+}
+
+/**
+ * A master key: wraps a fresh data key and IV for writing, and unwraps an object's envelope for reading.
+ *
+ * Contract (as in age and typage): `unwrap` returns `null` for "not mine" (another wrap scheme, a ciphertext that
+ * cannot be for this key) and throws a {@link CseError} for "mine, but broken" (bad padding, wrong-length result,
+ * KMS refusal, no private key).
+ */
+export interface MasterKey {
+  /** Which family of key. */
+  readonly kind: MasterKeyKind;
+  /** A display name for listings and errors (e.g. `rsa:2048:SHA256:ab12cd34`); never secret. */
+  readonly name: string;
+  /** The material description written with objects this key encrypts and matched on read (`{}` when none). */
+  readonly description: MatDesc;
+  /**
+   * Wraps a data key and IV.
+   * @throws CseError ERR_CSE_KEY_UNUSABLE when this key cannot encrypt; ERR_CSE_KMS on KMS failure
+   */
+  wrap(material: ContentMaterial): Promise<WrappedMaterial>;
+  /**
+   * Unwraps an envelope.
+   * @returns the content material, or `null` when the envelope is not for this kind of key
+   * @throws CseError ERR_CSE_UNWRAP_FAILED, ERR_CSE_UNWRAP_BAD_LENGTH, ERR_CSE_KEY_UNUSABLE, ERR_CSE_KMS
+   */
+  unwrap(envelope: Envelope, context?: UnwrapContext): Promise<ContentMaterial | null>;
+}
