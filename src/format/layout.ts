@@ -46,3 +46,32 @@ export function counterAt(iv: Uint8Array, plaintextOffset: number): { counter: U
   }
   return { counter, skip: plaintextOffset % BLOCK_SIZE };
 }
+
+/** Largest V1/guide start we accept: the counter is one 128-bit block. */
+const MAX_COUNTER = MOD128 - 1n;
+
+/**
+ * The initial counter block of a V1 or guide-form object: its unwrapped ASCII decimal `start` read as a 128-bit
+ * big-endian integer (oss2 ≤ 2.10 used `Counter.new(128, initial_value=start)`, `oss2-python.md` §3.1).
+ *
+ * @param decimal - the unwrapped start, e.g. `"8"`
+ * @param header - the header it came from, for the error message
+ * @returns 16 bytes
+ * @throws CseError ERR_CSE_ENVELOPE_BAD_NUMBER unless `decimal` is a non-negative decimal integer below 2^128
+ */
+export function counterBlockFromDecimal(decimal: string, header?: string): Uint8Array {
+  if (!/^[0-9]{1,39}$/.test(decimal) || BigInt(decimal) > MAX_COUNTER) {
+    throw new CseError(
+      ErrorCode.ENVELOPE_BAD_NUMBER,
+      'the unwrapped start counter is not a non-negative decimal integer below 2^128',
+      header === undefined ? {} : { header },
+    );
+  }
+  let value = BigInt(decimal);
+  const block = new Uint8Array(IV_SIZE);
+  for (let i = IV_SIZE - 1; i >= 0; i--) {
+    block[i] = Number(value & 0xffn);
+    value >>= 8n;
+  }
+  return block;
+}
