@@ -509,3 +509,34 @@ export function buildV2Envelope(wrapped: WrappedMaterial, opts: BuildV2EnvelopeO
     partSize: opts.partSize,
   };
 }
+
+/**
+ * How a KMS-wrapped header value holds its CiphertextBlob:
+ * - `blob`: the header is the CiphertextBlob itself (Go, Java, C++; and V1 `kms` from oss2 ≤ 2.10);
+ * - `base64-of-blob`: the header is base64 of the CiphertextBlob text (oss2 ≥ 2.11 V2, `oss2-python.md` §2.3).
+ */
+export type KmsBlobForm = 'blob' | 'base64-of-blob';
+
+/**
+ * The KMS CiphertextBlob inside a KMS-wrapped `key` or `start` header value, by our rule (FORMAT.md §2.1): in V2,
+ * base64-decode the header; if the decoded bytes are themselves non-empty strict base64 text, the header is oss2's
+ * double-base64 form and the decoded text is the blob; otherwise the header is the blob. A real CiphertextBlob
+ * decodes to binary, which is essentially never all base64 characters. V1 values are always the blob itself.
+ *
+ * @param headerValue - `Envelope.wrappedKey` or `Envelope.wrappedStart` of a `kms` envelope
+ * @param version - the envelope family (default `v2`)
+ * @throws CseError ERR_CSE_ENVELOPE_BAD_BASE64 when `headerValue` is not strict base64
+ */
+export function kmsCiphertextBlob(headerValue: string, version: EnvelopeVersion = 'v2'): { readonly blob: string; readonly form: KmsBlobForm } {
+  const bytes = decodeBase64Strict(headerValue);
+  if (version !== 'v2') return { blob: headerValue, form: 'blob' };
+  let text = '';
+  for (const b of bytes) {
+    // Only base64 alphabet bytes can make base64 text; stop at the first other byte.
+    if (!((b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x2b || b === 0x2f || b === 0x3d)) {
+      return { blob: headerValue, form: 'blob' };
+    }
+    text += String.fromCharCode(b);
+  }
+  return text !== '' && isStrictBase64(text) ? { blob: text, form: 'base64-of-blob' } : { blob: headerValue, form: 'blob' };
+}
