@@ -24,7 +24,7 @@ export function aesBlock(key: Uint8Array, block: Uint8Array): Buffer {
 export function referenceCtr(key: Uint8Array, iv: Uint8Array, data: Uint8Array, offset = 0): Buffer {
   const out = Buffer.alloc(data.length);
   let cached = -1n;
-  let ks = Buffer.alloc(0);
+  let ks: Buffer = Buffer.alloc(0);
   for (let i = 0; i < data.length; i++) {
     const pos = BigInt(offset + i);
     const b = pos / 16n;

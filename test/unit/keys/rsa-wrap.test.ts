@@ -1,0 +1,214 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { constants, createPrivateKey, createPublicKey, privateDecrypt, publicEncrypt, randomBytes } from 'node:crypto';
+import { randomContentMaterial } from '../../../src/cipher/material.js';
+import { GuideHeader, V1Header, V2Header, WrapAlgorithm } from '../../../src/format/headers.js';
+import { RsaMasterKey, generateRsaKeyPair } from '../../../src/keys/rsa.js';
+import { GO_KEYS, envelope } from './fixtures.js';
+
+const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
+const pub = createPublicKey(GO_KEYS.publicPkix);
+const priv = createPrivateKey(GO_KEYS.privatePkcs8);
+const oaep = (data: Uint8Array): string => b64(publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, data));
+const pkcs1 = (data: Uint8Array): string => b64(publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_PADDING }, data));
+const raw = (em: Uint8Array): string => b64(publicEncrypt({ key: pub, padding: constants.RSA_NO_PADDING }, em));
+
+const full = new RsaMasterKey({ privateKey: GO_KEYS.privatePkcs1 });
+const K = 256;
+
+/** Asserts a rejection with `code` whose message names the key and `header` and quotes no key material. */
+async function rejectsNaming(p: Promise<unknown>, code: string, header: string, secrets: readonly Uint8Array[] = []): Promise<void> {
+  await assert.rejects(p, (e: any) => {
+    assert.equal(e.code, code, e.message);
+    assert.equal(e.header, header);
+    assert.ok(e.message.includes(header), e.message);
+    assert.ok(e.message.includes(full.name), e.message);
+    for (const s of secrets) {
+      assert.ok(!e.message.includes(Buffer.from(s).toString('hex')));
+      assert.ok(!e.message.includes(b64(s)));
+    }
+    return true;
+  });
+}
+
+test('wrap → unwrap round trip with PKCS#1 v1.5 (default): wrap-alg, modulus-length values, randomised', async () => {
+  const m = randomContentMaterial();
+  const w = await full.wrap(m);
+  assert.equal(w.wrapAlgorithm, WrapAlgorithm.RSA_PKCS1);
+  assert.equal(Buffer.from(w.wrappedKey, 'base64').length, K);
+  assert.equal(Buffer.from(w.wrappedStart, 'base64').length, K);
+  assert.notEqual((await full.wrap(m)).wrappedKey, w.wrappedKey);
+  const back = await full.unwrap(envelope('v2', 'rsa-pkcs1', w.wrappedKey, w.wrappedStart, w.wrapAlgorithm), { object: 'o' });
+  assert.deepEqual(back, { key: m.key, iv: m.iv });
+});
+
+test('wrap → unwrap round trip with OAEP (oss2 LocalRsaProvider form), readable by plain OAEP-SHA1 decryption', async () => {
+  const key = new RsaMasterKey({ privateKey: GO_KEYS.privatePkcs8, wrap: 'oaep' });
+  const m = randomContentMaterial();
+  const w = await key.wrap(m);
+  assert.equal(w.wrapAlgorithm, WrapAlgorithm.RSA_OAEP_SHA1);
+  // Independent check: node's OAEP with SHA-1 / MGF1-SHA-1 / empty label reads it.
+  const k = privateDecrypt({ key: priv, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, Buffer.from(w.wrappedKey, 'base64'));
+  assert.deepEqual(new Uint8Array(k), m.key);
+  const back = await key.unwrap(envelope('v2', 'rsa-oaep-sha1', w.wrappedKey, w.wrappedStart, w.wrapAlgorithm));
+  assert.deepEqual(back, { key: m.key, iv: m.iv });
+});
+
+test('a public-only key wraps, and its wrap is unwrapped by the private key', async () => {
+  const writer = new RsaMasterKey({ publicKey: GO_KEYS.publicPkcs1 });
+  const m = randomContentMaterial();
+  const w = await writer.wrap(m);
+  assert.deepEqual(await full.unwrap(envelope('v2', 'rsa-pkcs1', w.wrappedKey, w.wrappedStart)), { key: m.key, iv: m.iv });
+});
+
+test('wrap refuses material of the wrong size (as a rejection)', async () => {
+  await assert.rejects(full.wrap({ key: new Uint8Array(16), iv: new Uint8Array(16) }), { code: 'ERR_CSE_INVALID_KEY' });
+  await assert.rejects(full.wrap({ key: new Uint8Array(32), iv: new Uint8Array(8) }), { code: 'ERR_CSE_INVALID_ARGUMENT' });
+});
+
+test('a V1 envelope (OAEP of the key, OAEP of ASCII "8") unwraps to the counter block 00…08', async () => {
+  const key = randomBytes(32);
+  const m = await full.unwrap(envelope('v1', 'rsa-oaep-sha1', oaep(key), oaep(Buffer.from('8')), WrapAlgorithm.V1_RSA));
+  assert.ok(m !== null);
+  assert.deepEqual(m.key, new Uint8Array(key));
+  assert.equal(Buffer.from(m.iv).toString('hex'), '00'.repeat(15) + '08');
+});
+
+test('a guide-form envelope (no algorithm headers, OAEP of key and decimal start) unwraps to its counter block', async () => {
+  const key = randomBytes(32);
+  const m = await full.unwrap(envelope('guide', 'rsa-oaep-sha1', oaep(key), oaep(Buffer.from('340282366920938463463374607431768211455'))));
+  assert.ok(m !== null);
+  assert.deepEqual(m.key, new Uint8Array(key));
+  assert.equal(Buffer.from(m.iv).toString('hex'), 'ff'.repeat(16));
+  const m2 = await full.unwrap(envelope('guide', 'rsa-oaep-sha1', oaep(key), oaep(Buffer.from('4294967296'))));
+  assert.equal(Buffer.from(m2!.iv).toString('hex'), '00'.repeat(11) + '0100000000');
+});
+
+test('a V1/guide start that is not a decimal below 2^128 is ENVELOPE_BAD_NUMBER naming the start header', async () => {
+  const key = randomBytes(32);
+  for (const start of ['abc', '-1', '', ' 8', '340282366920938463463374607431768211456']) {
+    await rejectsNaming(full.unwrap(envelope('v1', 'rsa-oaep-sha1', oaep(key), oaep(Buffer.from(start)))), 'ERR_CSE_ENVELOPE_BAD_NUMBER', V1Header.START, [key]);
+  }
+  await rejectsNaming(full.unwrap(envelope('guide', 'rsa-oaep-sha1', oaep(key), oaep(Buffer.from('x')))), 'ERR_CSE_ENVELOPE_BAD_NUMBER', GuideHeader.START);
+});
+
+test('a KMS envelope is not mine: null, even for a public-only key', async () => {
+  const env = envelope('v2', 'kms', 'blob', 'blob', WrapAlgorithm.KMS);
+  assert.equal(await full.unwrap(env), null);
+  assert.equal(await new RsaMasterKey({ publicKey: GO_KEYS.publicPkix }).unwrap(env), null);
+  assert.equal(await full.unwrap(envelope('v1', 'kms', 'blob', 'blob', WrapAlgorithm.V1_KMS)), null);
+});
+
+test('a public-only key cannot unwrap an RSA envelope: KEY_UNUSABLE', async () => {
+  const w = await full.wrap(randomContentMaterial());
+  const writer = new RsaMasterKey({ publicKey: GO_KEYS.publicPkix });
+  assert.equal(writer.canUnwrap, false);
+  await assert.rejects(writer.unwrap(envelope('v2', 'rsa-pkcs1', w.wrappedKey, w.wrappedStart)), {
+    code: 'ERR_CSE_KEY_UNUSABLE',
+  });
+});
+
+test('a different private key of the same size fails with UNWRAP_FAILED (PKCS#1 and OAEP), never garbage', async () => {
+  const other = new RsaMasterKey({ privateKey: (await generateRsaKeyPair(2048)).privateKeyPem });
+  const m = randomContentMaterial();
+  for (const wrap of ['pkcs1', 'oaep'] as const) {
+    const w = await new RsaMasterKey({ publicKey: GO_KEYS.publicPkix, wrap }).wrap(m);
+    const scheme = wrap === 'pkcs1' ? 'rsa-pkcs1' : 'rsa-oaep-sha1';
+    await assert.rejects(other.unwrap(envelope('v2', scheme, w.wrappedKey, w.wrappedStart), { object: 'a/b' }), (e: any) => {
+      assert.equal(e.code, 'ERR_CSE_UNWRAP_FAILED');
+      assert.equal(e.object, 'a/b');
+      assert.equal(e.header, V2Header.KEY);
+      assert.ok(e.message.includes(other.name));
+      return true;
+    });
+  }
+});
+
+test('wrapped values of the wrong size or not below the modulus are UNWRAP_FAILED naming key and header', async () => {
+  const good = pkcs1(randomBytes(32));
+  const n = Buffer.from(pub.export({ format: 'jwk' }).n!, 'base64url');
+  const cases = [b64(randomBytes(K - 1)), b64(randomBytes(K + 1)), b64(new Uint8Array(0)), b64(n), b64(Buffer.alloc(K, 0xff))];
+  for (const bad of cases) {
+    await rejectsNaming(full.unwrap(envelope('v2', 'rsa-pkcs1', bad, good)), 'ERR_CSE_UNWRAP_FAILED', V2Header.KEY);
+    await rejectsNaming(full.unwrap(envelope('v2', 'rsa-oaep-sha1', oaep(randomBytes(32)), bad)), 'ERR_CSE_UNWRAP_FAILED', V2Header.START);
+  }
+});
+
+test('wrapped values that are not strict base64 are ENVELOPE_BAD_BASE64 naming the header', async () => {
+  const good = pkcs1(randomBytes(32));
+  for (const bad of ['not base64!', good.slice(0, -1), ` ${good}`]) {
+    await assert.rejects(full.unwrap(envelope('v2', 'rsa-pkcs1', bad, good), { object: 'x' }), {
+      code: 'ERR_CSE_ENVELOPE_BAD_BASE64',
+      header: V2Header.KEY,
+      object: 'x',
+    });
+  }
+});
+
+test('a key or IV of the wrong length after valid unwrapping is UNWRAP_BAD_LENGTH naming the header', async () => {
+  const iv = randomBytes(16);
+  await rejectsNaming(full.unwrap(envelope('v2', 'rsa-oaep-sha1', oaep(randomBytes(16)), oaep(iv))), 'ERR_CSE_UNWRAP_BAD_LENGTH', V2Header.KEY);
+  await rejectsNaming(full.unwrap(envelope('v2', 'rsa-pkcs1', pkcs1(randomBytes(16)), pkcs1(iv))), 'ERR_CSE_UNWRAP_BAD_LENGTH', V2Header.KEY);
+  await rejectsNaming(full.unwrap(envelope('v2', 'rsa-pkcs1', pkcs1(randomBytes(32)), pkcs1(randomBytes(8)))), 'ERR_CSE_UNWRAP_BAD_LENGTH', V2Header.START);
+  await rejectsNaming(full.unwrap(envelope('v1', 'rsa-oaep-sha1', oaep(randomBytes(24)), oaep(Buffer.from('8')))), 'ERR_CSE_UNWRAP_BAD_LENGTH', V1Header.KEY);
+});
+
+/** A k-byte block 00 02 PS 00 M with PS random nonzero bytes. */
+function block(message: Uint8Array, psLength = K - 3 - message.length): Buffer {
+  const em = Buffer.alloc(K);
+  em[1] = 2;
+  for (let i = 0; i < psLength; i++) em[2 + i] = 1 + (randomBytes(1)[0]! % 255);
+  message.forEach((b, i) => (em[K - message.length + i] = b));
+  return em;
+}
+
+test('crafted PKCS#1 blocks through raw RSA: each malformation gives the right outcome', async () => {
+  const key = randomBytes(32);
+  const iv = randomBytes(16);
+  const ivWrapped = pkcs1(iv);
+  const unwrapKey = (em: Uint8Array): Promise<unknown> => full.unwrap(envelope('v2', 'rsa-pkcs1', raw(em), ivWrapped));
+
+  // valid
+  assert.deepEqual(await unwrapKey(block(key)), { key: new Uint8Array(key), iv: new Uint8Array(iv) });
+  // first byte ≠ 0 (still below the modulus, whose top byte is ≥ 0x80)
+  const first = block(key);
+  first[0] = 1;
+  await rejectsNaming(unwrapKey(first), 'ERR_CSE_UNWRAP_FAILED', V2Header.KEY, [key]);
+  // second byte ≠ 2
+  for (const second of [0, 1, 3, 0x82]) {
+    const em = block(key);
+    em[1] = second;
+    await rejectsNaming(unwrapKey(em), 'ERR_CSE_UNWRAP_FAILED', V2Header.KEY, [key]);
+  }
+  // no separator: every byte after 00 02 nonzero
+  const none = block(key);
+  for (let i = 2; i < K; i++) if (none[i] === 0) none[i] = 0x5a;
+  await rejectsNaming(unwrapKey(none), 'ERR_CSE_UNWRAP_FAILED', V2Header.KEY);
+  // separator inside the first 8 PS bytes (PS of 0..7 bytes)
+  for (let ps = 0; ps < 8; ps++) {
+    const em = block(new Uint8Array(K - 3 - ps).fill(7), ps);
+    await rejectsNaming(unwrapKey(em), 'ERR_CSE_UNWRAP_FAILED', V2Header.KEY);
+  }
+  // PS of exactly 8 bytes is valid padding (here: a message of the wrong length)
+  await rejectsNaming(unwrapKey(block(new Uint8Array(K - 11).fill(7), 8)), 'ERR_CSE_UNWRAP_BAD_LENGTH', V2Header.KEY);
+  // separator at the very end: valid padding, empty message
+  await rejectsNaming(unwrapKey(block(new Uint8Array(0))), 'ERR_CSE_UNWRAP_BAD_LENGTH', V2Header.KEY);
+  // a 16-byte message where 32 are expected
+  await rejectsNaming(unwrapKey(block(randomBytes(16))), 'ERR_CSE_UNWRAP_BAD_LENGTH', V2Header.KEY);
+  // the IV slot: 32 bytes where 16 are expected
+  await rejectsNaming(
+    full.unwrap(envelope('v2', 'rsa-pkcs1', pkcs1(key), raw(block(randomBytes(32))))),
+    'ERR_CSE_UNWRAP_BAD_LENGTH',
+    V2Header.START,
+  );
+});
+
+test('unwrap returns fresh buffers the caller may zero without affecting later unwraps', async () => {
+  const m = randomContentMaterial();
+  const w = await full.wrap(m);
+  const env = envelope('v2', 'rsa-pkcs1', w.wrappedKey, w.wrappedStart);
+  const a = await full.unwrap(env);
+  a!.key.fill(0);
+  const b = await full.unwrap(env);
+  assert.deepEqual(b!.key, m.key);
+});
