@@ -100,7 +100,7 @@ test('parseMatDesc refuses oversized input quickly instead of parsing it', () =>
   rejectsMatDesc(huge);
   rejectsMatDesc('['.repeat(1_000_000));
   rejectsMatDesc(`{"a":"${'\\u0041'.repeat(1_000_000)}"}`);
-  assert.ok(performance.now() - t0 < 500);
+  assert.ok(performance.now() - t0 < 2000, "oversized input must be refused without parsing it");
   // Just under the cap still parses.
   const fits = `{"a":"${'x'.repeat(MATDESC_MAX_LENGTH - 8)}"}`;
   assert.equal(parseMatDesc(fits).a?.length, MATDESC_MAX_LENGTH - 8);
