@@ -13,8 +13,8 @@
  * |     45 |    n | ciphertext of the UTF-8 bytes of the `Plaintext` string |
  * |   45+n |   16 | GCM tag                                                 |
  *
- * AAD = `oss-cse-kms-blob-v1` ‖ 0x00 ‖ bytes 0..44 ‖ 0x00 ‖ canonical encryption context (UTF-8). Like real KMS, the
- * blob names its key so `Decrypt` needs no `KeyId`, and the context is not stored: it must be given again on Decrypt.
+ * AAD = `oss-cse-kms-blob-v1` ‖ 0x00 ‖ bytes 0..44 ‖ 0x00 ‖ canonical encryption context (UTF-8).
+ * Like real KMS, the blob names its key so `Decrypt` needs no `KeyId`, and the context is not stored: it must be given again on Decrypt.
  *
  * @packageDocumentation
  */

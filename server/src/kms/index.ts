@@ -280,7 +280,7 @@ export function createKmsService(options: KmsServiceOptions): KmsService {
       const failure = takeFailure(action);
       if (failure !== undefined) {
         if (failure.kind === 'reset') {
-          record({ action, status: 0, code: failure.code, requestId });
+          record({ action, status: 0, requestId });
           req.socket.destroy();
           return;
         }
@@ -326,7 +326,9 @@ export function createKmsService(options: KmsServiceOptions): KmsService {
     },
     injectFailures(failure) {
       const count = failure.count ?? 1;
-      if (!Number.isInteger(count) || count < 1) throw new RangeError('injectFailures: count must be a positive integer');
+      if (!Number.isInteger(count) || count < 1) {
+        throw new RangeError('injectFailures: count must be a positive integer');
+      }
       const code = failure.code ?? 'ServiceUnavailableTemporary';
       const status = failure.status ?? defaultFailureStatus(code);
       if (!Number.isInteger(status) || status < 400 || status > 599) {

@@ -82,7 +82,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function parseState(text: string, file: string): { accountId: string; keys: KeyRecord[]; aliases: Map<string, string> } {
+interface LoadedState {
+  accountId: string;
+  keys: KeyRecord[];
+  aliases: Map<string, string>;
+}
+
+function parseState(text: string, file: string): LoadedState {
   const fail = (why: string): never => {
     throw new Error(`KMS emulator state ${file} is invalid: ${why}`);
   };
