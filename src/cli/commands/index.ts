@@ -5,6 +5,10 @@
  */
 
 import type { Command } from '../command.js';
+import { decrypt } from './decrypt.js';
+import { encrypt } from './encrypt.js';
+import { inspect } from './inspect.js';
+import { keygen } from './keygen.js';
 
 /** Every command, in the order `oss-cse --help` lists them. */
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [keygen, encrypt, decrypt, inspect];

@@ -1,0 +1,96 @@
+/**
+ * File helpers for the CLI: atomic writes (temp file in the same directory, rename when done) so that a failure
+ * never leaves a partial file at the target path.
+ *
+ * @packageDocumentation
+ */
+
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { readFile, rename, rm, open } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { CseError, ErrorCode } from '../errors.js';
+
+/** A temporary sibling path for `target`. */
+function tempPathFor(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/**
+ * Writes `source` to `target` atomically: into a temporary sibling, flushed to disk, then renamed over the target.
+ * On any failure the temporary file is removed and nothing appears at `target`.
+ *
+ * @param mode - file mode of the new file (e.g. 0o600 for private keys)
+ * @throws CseError ERR_CSE_IO on file-system errors; rethrows errors from `source`
+ */
+export async function writeFileAtomic(
+  target: string,
+  source: AsyncIterable<Uint8Array> | Uint8Array | string,
+  mode = 0o644,
+): Promise<void> {
+  const temp = tempPathFor(target);
+  try {
+    if (typeof source === 'string' || source instanceof Uint8Array) {
+      const handle = await open(temp, 'wx', mode);
+      try {
+        await handle.writeFile(source);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } else {
+      const out = createWriteStream(temp, { flags: 'wx', mode });
+      await pipeline(source, out);
+      const handle = await open(temp, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
+    await rename(temp, target);
+  } catch (e) {
+    await rm(temp, { force: true });
+    if (e instanceof CseError) throw e;
+    throw new CseError(ErrorCode.IO, `failed to write ${target}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Reads a whole (small) file: keys, metadata JSON.
+ * @throws CseError ERR_CSE_IO
+ */
+export async function readSmallFile(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new CseError(ErrorCode.IO, `failed to read ${what} ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Reads a JSON object of header name → string value (the `--meta` file format: like `request_headers` in the test
+ * vectors).
+ * @throws CseError ERR_CSE_IO, ERR_CSE_INVALID_ARGUMENT
+ */
+export async function readMetaFile(path: string): Promise<Record<string, string>> {
+  const text = (await readSmallFile(path, 'metadata file')).toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, `metadata file ${path} is not JSON`, { cause: e });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, `metadata file ${path} must hold a JSON object of header → value`);
+  }
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parsed)) {
+    if (typeof value !== 'string') {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, `metadata file ${path}: the value of ${name} is not a string`);
+    }
+    out[name] = value;
+  }
+  return out;
+}
