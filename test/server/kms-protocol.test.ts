@@ -186,7 +186,7 @@ describe('KMS emulator over raw HTTP', () => {
     const path = `/?${query({ ...params, Signature: sign('POST', params, AK.accessKeySecret) })}&PageSize=5&PageSize=6`;
     assert.equal((await send(port, 'POST', path)).body.Code, 'InvalidParameter');
     const big = await send(port, 'POST', `/?${query(common('ListKeys'))}`, {
-      body: `x=${'a'.repeat(70 * 1024)}`,
+      body: `x=${'a'.repeat(4 * 1024 * 1024)}`,
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
     assert.equal(big.body.Code, 'InvalidParameter');

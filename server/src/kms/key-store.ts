@@ -247,6 +247,18 @@ export class KeyStore {
   async #persist(): Promise<void> {
     const dir = this.#dir;
     if (dir === null) return;
+    // Writes are chained so two CreateKey calls never race on the rename, and each write snapshots the state when it
+    // runs: the last write always holds every key created so far.
+    const write = this.#writes
+      .catch(() => undefined)
+      .then(async () => {
+        await writeFileAtomic(dir, 'keys.json', this.#serialize());
+      });
+    this.#writes = write;
+    await write;
+  }
+
+  #serialize(): string {
     const state: StoredState = {
       format: FILE_FORMAT,
       version: FILE_VERSION,
@@ -262,13 +274,7 @@ export class KeyStore {
       })),
       aliases: Object.fromEntries(this.#aliases),
     };
-    const text = `${JSON.stringify(state, null, 2)}\n`;
-    // Writes are chained so two CreateKey calls never race on the temp file or rename out of order.
-    const write = this.#writes.catch(() => undefined).then(async () => {
-      await writeFileAtomic(dir, 'keys.json', text);
-    });
-    this.#writes = write;
-    await write;
+    return `${JSON.stringify(state, null, 2)}\n`;
   }
 }
 

@@ -38,22 +38,44 @@ function addParam(params: Map<string, string>, name: string, value: string): voi
 }
 
 /**
- * Reads the request body, at most {@link MAX_BODY_BYTES}.
+ * Reads the request body, at most {@link MAX_BODY_BYTES}. On overflow it rejects at once and keeps discarding the
+ * rest, so the error can still be answered (destroying the stream would reset the connection instead).
  *
- * @throws KmsError InvalidParameter when the body is larger
+ * @throws KmsError InvalidParameter when the body is larger; InternalFailure when the client aborts
  */
 async function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > MAX_BODY_BYTES) {
-      throw new KmsError(KmsErrorCode.InvalidParameter, `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
-    }
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const fail = (error: KmsError): void => {
+      if (settled) return;
+      settled = true;
+      chunks.length = 0;
+      reject(error);
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        fail(new KmsError(KmsErrorCode.InvalidParameter, `The request body is larger than ${MAX_BODY_BYTES} bytes.`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (settled) return;
+      settled = true;
+      resolve(Buffer.concat(chunks));
+    });
+    const aborted = (): void => {
+      fail(new KmsError(KmsErrorCode.InternalFailure, 'The request body could not be read.'));
+    };
+    req.on('error', aborted);
+    req.on('close', () => {
+      if (!req.complete) aborted();
+    });
+  });
 }
 
 /**
