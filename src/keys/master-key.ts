@@ -18,14 +18,15 @@ export interface UnwrapContext {
 /**
  * A master key: wraps a fresh data key and IV for writing, and unwraps an object's envelope for reading.
  *
- * Contract (as in age and typage): `unwrap` returns `null` for "not mine" (another wrap scheme, a ciphertext that
- * cannot be for this key) and throws a {@link CseError} for "mine, but broken" (bad padding, wrong-length result,
- * KMS refusal, no private key).
+ * Contract (as in age and typage): `unwrap` returns `null` for "not mine" (an envelope of another wrap scheme, e.g. a
+ * KMS envelope given to an RSA key) and throws a {@link CseError} for everything else that fails (bad padding, a
+ * ciphertext of the wrong size for this key, a wrong-length result, KMS refusal, no private key), so that a key ring
+ * can report each key's reason.
  */
 export interface MasterKey {
   /** Which family of key. */
   readonly kind: MasterKeyKind;
-  /** A display name for listings and errors (e.g. `rsa:2048:SHA256:ab12cd34`); never secret. */
+  /** A display name for listings and errors (e.g. `rsa-2048:1f2e3d4c5b6a7988`); never secret. */
   readonly name: string;
   /** The material description written with objects this key encrypts and matched on read (`{}` when none). */
   readonly description: MatDesc;

@@ -335,8 +335,9 @@ export class RsaMasterKey implements MasterKey {
    * @returns fresh content material (the caller should zero it after use), or `null` for a KMS envelope
    * @throws CseError ERR_CSE_KEY_UNUSABLE without a private key; ERR_CSE_ENVELOPE_BAD_BASE64 for a wrapped value
    *   that is not base64; ERR_CSE_UNWRAP_FAILED when a wrapped value has the wrong size for this key, is not below
-   *   its modulus, or fails to decrypt (bad padding: almost always the wrong key); ERR_CSE_UNWRAP_BAD_LENGTH when the
-   *   key is not 32 bytes or the V2 IV not 16; ERR_CSE_ENVELOPE_BAD_NUMBER when a V1/guide start is not decimal
+   *   its modulus, or fails to decrypt (bad padding: almost always the wrong key; with PKCS#1 v1.5 this includes a
+   *   key that is not 32 bytes or a V2 IV that is not 16, so that no length oracle exists); ERR_CSE_UNWRAP_BAD_LENGTH
+   *   when an OAEP-unwrapped key is not 32 bytes or IV not 16; ERR_CSE_ENVELOPE_BAD_NUMBER when a V1/guide start is not decimal
    */
   async unwrap(envelope: Envelope, context: UnwrapContext = {}): Promise<ContentMaterial | null> {
     return Promise.resolve(this.#unwrapNow(envelope, context));
@@ -350,7 +351,7 @@ export class RsaMasterKey implements MasterKey {
     if (this.#privateKey === undefined) {
       throw new CseError(ErrorCode.KEY_UNUSABLE, `RSA key ${this.name} has no private key, so it cannot unwrap`, contextOf(object, headers.key));
     }
-    const key = this.#unwrapValue(this.#privateKey, envelope.wrappedKey, scheme, headers.key, object);
+    const key = this.#unwrapValue(this.#privateKey, envelope.wrappedKey, scheme, headers.key, object, DATA_KEY_SIZE);
     if (key.length !== DATA_KEY_SIZE) {
       const got = key.length;
       key.fill(0);
@@ -362,7 +363,14 @@ export class RsaMasterKey implements MasterKey {
     }
     let start: Uint8Array;
     try {
-      start = this.#unwrapValue(this.#privateKey, envelope.wrappedStart, scheme, headers.start, object);
+      start = this.#unwrapValue(
+        this.#privateKey,
+        envelope.wrappedStart,
+        scheme,
+        headers.start,
+        object,
+        envelope.version === 'v2' ? IV_SIZE : undefined,
+      );
     } catch (e) {
       key.fill(0);
       throw e;
@@ -402,6 +410,7 @@ export class RsaMasterKey implements MasterKey {
     scheme: Exclude<WrapScheme, 'kms'>,
     header: string,
     object: string | undefined,
+    expectedLength: number | undefined,
   ): Uint8Array {
     const where = contextOf(object, header);
     let ciphertext: Uint8Array;
@@ -451,13 +460,16 @@ export class RsaMasterKey implements MasterKey {
       });
     }
     const { ok, messageStart } = unpadPkcs1v15(em);
-    // The single branch on the padding check. (The caller's later length check reveals the message length, which
-    // the peers' error behaviour reveals too; the padding scan itself leaks nothing through timing.)
-    if (!ok) {
+    // The message length is folded into the same single branch (XOR, no comparison branch): a distinct "valid
+    // padding, wrong length" error would be a padding oracle of its own, and a wrong key yields valid-looking padding
+    // once in ~65,000 tries, so the outcome for a wrong key is always the same error.
+    const lengthMismatch = expectedLength === undefined ? 0 : (em.length - messageStart) ^ expectedLength;
+    if (!ok || lengthMismatch !== 0) {
       em.fill(0);
       throw new CseError(
         ErrorCode.UNWRAP_FAILED,
-        `RSA key ${this.name} could not unwrap the value (invalid PKCS#1 v1.5 padding: wrong key or corrupted value)`,
+        `RSA key ${this.name} could not unwrap the value (invalid PKCS#1 v1.5 padding or not a ` +
+          `${expectedLength === undefined ? 'well-formed' : `${expectedLength}-byte`} value: wrong key or corrupted value)`,
         where,
       );
     }
