@@ -1,11 +1,73 @@
 /**
  * oss-cse: client-side encryption for Alibaba Cloud OSS, byte-compatible with the official SDKs.
  *
+ * Most users need only the offline API ({@link encryptObject}, {@link decryptObject}) or the client, and a master
+ * key ({@link RsaMasterKey}). The format, cipher and key-ring pieces are exported for tools and tests.
+ *
  * @packageDocumentation
  */
 
+// Errors
 export { CseError, ErrorCode, NoMatchingKeyError, TransferError, isCseError } from './errors.js';
 export type { CseErrorCode, CseErrorContext, CseErrorOptions, KeyAttempt, TransferErrorDetails } from './errors.js';
-export type { ContentMaterial, Envelope, EnvelopeVersion, MatDesc, WrapScheme, WrappedMaterial } from './format/types.js';
+
+// Offline API
+export { decryptObject, encryptObject, openEnvelope, sealEnvelope } from './object-crypto.js';
+export type {
+  BodyInput,
+  DecryptOptions,
+  EncryptedInput,
+  EncryptedObject,
+  OpenOptions,
+  OpenedEnvelope,
+  SealOptions,
+  SealedEnvelope,
+} from './object-crypto.js';
+
+// Master keys
 export type { MasterKey, MasterKeyKind, UnwrapContext } from './keys/master-key.js';
-export { counterAt, BLOCK_SIZE, IV_SIZE, DATA_KEY_SIZE } from './format/layout.js';
+export { RsaMasterKey, generateRsaKeyPair, unpadPkcs1v15, MIN_RSA_BITS } from './keys/rsa.js';
+export type {
+  GenerateRsaKeyPairOptions,
+  GeneratedRsaKeyPair,
+  Pkcs1Unpadded,
+  RsaMasterKeyOptions,
+  RsaWrapPadding,
+} from './keys/rsa.js';
+export { KeyRing, kindOfScheme } from './keys/key-ring.js';
+export type { KeyRingOptions, KeySelectionPolicy, UnwrapResult } from './keys/key-ring.js';
+
+// Format (pure)
+export type { ContentMaterial, Envelope, EnvelopeVersion, MatDesc, WrapScheme, WrappedMaterial } from './format/types.js';
+export {
+  buildV2Envelope,
+  cryptoHeaderNames,
+  detectEnvelopeVersion,
+  encodeEnvelope,
+  isCryptoHeader,
+  kmsCiphertextBlob,
+  parseEnvelope,
+} from './format/envelope.js';
+export type { BuildV2EnvelopeOptions, HeaderInput, KmsBlobForm, ParseEnvelopeOptions } from './format/envelope.js';
+export { encodeMatDesc, matDescEquals, parseMatDesc } from './format/matdesc.js';
+export { BLOCK_SIZE, DATA_KEY_SIZE, IV_SIZE, counterAt, counterBlockFromDecimal } from './format/layout.js';
+export { alignedFetchRange, parseContentRange, parseRangeHeader, resolveRange } from './format/range.js';
+export type { AlignedFetchRange, ByteRange, ContentRange, RangeResolution } from './format/range.js';
+export {
+  MAX_PARTS,
+  MAX_PART_SIZE,
+  MIN_PART_SIZE,
+  choosePartSize,
+  partBounds,
+  partCount,
+  validatePartSize,
+} from './format/parts.js';
+export type { PartBounds } from './format/parts.js';
+export { CekAlgorithm, GuideHeader, V1Header, V2Header, WrapAlgorithm } from './format/headers.js';
+
+// Cipher
+export { createCtrCipher, ctrXor } from './cipher/aes-ctr.js';
+export type { CtrCipher } from './cipher/aes-ctr.js';
+export { createCtrStream, ctrTransform } from './cipher/transform.js';
+export type { ChunkTransform } from './cipher/transform.js';
+export { randomContentMaterial, zeroMaterial } from './cipher/material.js';

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { createCtrCipher, ctrXor } from './cipher/aes-ctr.js';
 import { randomContentMaterial, zeroMaterial } from './cipher/material.js';
 import { CseError, ErrorCode } from './errors.js';
-import { buildV2Envelope, encodeEnvelope, parseEnvelope, type HeaderInput } from './format/envelope.js';
+import { buildV2Envelope, encodeEnvelope, isMd5Base64, parseEnvelope, type HeaderInput } from './format/envelope.js';
 import { V1Header, V2Header } from './format/headers.js';
 import type { ContentMaterial, Envelope } from './format/types.js';
 import { KeyRing, type KeySelectionPolicy } from './keys/key-ring.js';
@@ -266,7 +266,9 @@ class IntegrityChecker {
   constructor(envelope: Envelope, object: string | undefined) {
     this.#headers = envelope.version === 'v1' ? V1Header : V2Header;
     this.#length = envelope.unencryptedContentLength;
-    this.#md5 = envelope.unencryptedContentMd5;
+    // Only a real MD5 can be verified: peers store the caller's Content-MD5 unchecked, whatever it is.
+    const declared = envelope.unencryptedContentMd5;
+    this.#md5 = declared !== undefined && isMd5Base64(declared) ? declared : undefined;
     this.#hash = this.#md5 === undefined ? undefined : createHash('md5');
     this.#object = object;
   }

@@ -216,7 +216,7 @@ export interface ParseEnvelopeOptions {
  * @param options - `object`: the object key, for error messages
  * @throws CseError ERR_CSE_NOT_ENCRYPTED when no crypto header of any family is present
  * @throws CseError ERR_CSE_ENVELOPE_MISSING_HEADER when a required header is absent
- * @throws CseError ERR_CSE_ENVELOPE_BAD_BASE64 when key, start or unencrypted-content-md5 is not strict base64
+ * @throws CseError ERR_CSE_ENVELOPE_BAD_BASE64 when key or start is not strict base64
  *   (empty key/start included)
  * @throws CseError ERR_CSE_ENVELOPE_UNSUPPORTED_ALGORITHM for a cek-alg or wrap-alg we do not read (V2 with the
  *   `AES/GCM/NoPadding` label included)
@@ -224,7 +224,8 @@ export interface ParseEnvelopeOptions {
  * @throws CseError ERR_CSE_ENVELOPE_BAD_NUMBER when a size header is not a non-negative decimal safe integer, or the
  *   part size is 0 or not a multiple of 16
  * @throws CseError ERR_CSE_ENVELOPE_MALFORMED for two envelope families at once, repeated or case-duplicated crypto
- *   headers with different values, oversized values, or an unencrypted-content-md5 that is not 16 bytes
+ *   headers with different values, or oversized values (unencrypted-content-md5 is kept verbatim, never refused:
+ *   see {@link isMd5Base64})
  */
 export function parseEnvelope(headers: HeaderInput, options: ParseEnvelopeOptions = {}): Envelope {
   const where = { object: options.object };
@@ -275,14 +276,18 @@ function partSize(h: Readonly<Record<string, string>>, name: string, where: Wher
   return n;
 }
 
-function md5(h: Readonly<Record<string, string>>, name: string, where: Where): string | undefined {
-  const v = h[name];
-  if (v === undefined) return undefined;
-  if (!isStrictBase64(v)) fail(ErrorCode.ENVELOPE_BAD_BASE64, 'unencrypted content MD5 is not strict base64', where, name);
-  if (decodeBase64Strict(v, name).length !== MD5_SIZE) {
-    fail(ErrorCode.ENVELOPE_MALFORMED, `unencrypted content MD5 does not decode to ${MD5_SIZE} bytes`, where, name);
-  }
-  return v;
+/**
+ * The unencrypted-content-md5 value, verbatim. Read leniently: every peer copies the caller's Content-MD5 here
+ * without checking it (`oss-go-java.md` §4; Java's own test stores "1234"), so a value that is not an MD5 must not
+ * make an otherwise valid object unreadable. {@link isMd5Base64} tells whether it can be verified.
+ */
+function md5(h: Readonly<Record<string, string>>, name: string): string | undefined {
+  return h[name];
+}
+
+/** True when `value` is base64 of a 16-byte digest, i.e. an unencrypted-content-md5 that can be verified. */
+export function isMd5Base64(value: string): boolean {
+  return isStrictBase64(value) && decodeBase64Strict(value).length === MD5_SIZE;
 }
 
 function matdesc(h: Readonly<Record<string, string>>, name: string, where: Where): { matdesc: MatDesc; matdescRaw: string | undefined } {
@@ -317,7 +322,7 @@ function parseV2(h: Readonly<Record<string, string>>, where: Where): Envelope {
     wrappedKey,
     wrappedStart,
     ...matdesc(h, V2Header.MATDESC, where),
-    unencryptedContentMd5: md5(h, V2Header.UNENCRYPTED_CONTENT_MD5, where),
+    unencryptedContentMd5: md5(h, V2Header.UNENCRYPTED_CONTENT_MD5),
     unencryptedContentLength: decimal(h, V2Header.UNENCRYPTED_CONTENT_LENGTH, where),
     dataSize: decimal(h, V2Header.DATA_SIZE, where),
     partSize: partSize(h, V2Header.PART_SIZE, where),
@@ -345,7 +350,7 @@ function parseV1(h: Readonly<Record<string, string>>, where: Where): Envelope {
     wrappedKey,
     wrappedStart,
     ...matdesc(h, V1Header.MATDESC, where),
-    unencryptedContentMd5: md5(h, V1Header.UNENCRYPTED_CONTENT_MD5, where),
+    unencryptedContentMd5: md5(h, V1Header.UNENCRYPTED_CONTENT_MD5),
     unencryptedContentLength: decimal(h, V1Header.UNENCRYPTED_CONTENT_LENGTH, where),
     dataSize: undefined,
     partSize: undefined,

@@ -8,6 +8,7 @@ import {
   cryptoHeaderNames,
   detectEnvelopeVersion,
   encodeEnvelope,
+  isMd5Base64,
   isCryptoHeader,
   kmsCiphertextBlob,
   MAX_CRYPTO_HEADER_LENGTH,
@@ -103,10 +104,6 @@ const negative: [string, HeaderInput, string, string | undefined][] = [
   ['part-size not a multiple of 16', { ...V2_BASE, [V2Header.PART_SIZE]: '100001' }, 'ERR_CSE_ENVELOPE_BAD_NUMBER', V2Header.PART_SIZE],
   ['part-size zero', { ...V2_BASE, [V2Header.PART_SIZE]: '0' }, 'ERR_CSE_ENVELOPE_BAD_NUMBER', V2Header.PART_SIZE],
   ['part-size negative', { ...V2_BASE, [V2Header.PART_SIZE]: '-16' }, 'ERR_CSE_ENVELOPE_BAD_NUMBER', V2Header.PART_SIZE],
-  // Unencrypted content MD5.
-  ['unencrypted-content-md5 not base64', { ...V2_BASE, [V2Header.UNENCRYPTED_CONTENT_MD5]: 'not-md5' }, 'ERR_CSE_ENVELOPE_BAD_BASE64', V2Header.UNENCRYPTED_CONTENT_MD5],
-  ['unencrypted-content-md5 of 15 bytes', { ...V2_BASE, [V2Header.UNENCRYPTED_CONTENT_MD5]: b64(new Uint8Array(15)) }, 'ERR_CSE_ENVELOPE_MALFORMED', V2Header.UNENCRYPTED_CONTENT_MD5],
-  ['V1 unencrypted-content-md5 hex', { ...V1_BASE, [V1Header.UNENCRYPTED_CONTENT_MD5]: '0911ad938f48e6d152e9c7f455ff3419' }, 'ERR_CSE_ENVELOPE_MALFORMED', V1Header.UNENCRYPTED_CONTENT_MD5],
   // V1.
   ['V1 without key', without(V1_BASE, V1Header.KEY), 'ERR_CSE_ENVELOPE_MISSING_HEADER', V1Header.KEY],
   ['V1 without start', without(V1_BASE, V1Header.START), 'ERR_CSE_ENVELOPE_MISSING_HEADER', V1Header.START],
@@ -420,4 +417,16 @@ test('schemeOfWrapAlgorithm maps each family\'s labels and refuses the rest', ()
   for (const [alg, v] of [[undefined, 'v2'], ['kms', 'v2'], ['KMS/ALICLOUD', 'v1'], ['rsa', 'guide']] as const) {
     assert.throws(() => schemeOfWrapAlgorithm(alg, v), { code: 'ERR_CSE_ENVELOPE_UNSUPPORTED_ALGORITHM' });
   }
+});
+
+test('an unencrypted-content-md5 that is not an MD5 is kept verbatim, not refused (peers copy the caller\'s value unchecked)', () => {
+  for (const value of ['1234', 'not-md5', b64(new Uint8Array(15)), '0911ad938f48e6d152e9c7f455ff3419']) {
+    const env = parseEnvelope({ ...V2_BASE, [V2Header.UNENCRYPTED_CONTENT_MD5]: value });
+    assert.equal(env.unencryptedContentMd5, value);
+    assert.equal(isMd5Base64(value), false);
+    assert.equal(encodeEnvelope(env)[V2Header.UNENCRYPTED_CONTENT_MD5], value);
+    const v1 = parseEnvelope({ ...V1_BASE, [V1Header.UNENCRYPTED_CONTENT_MD5]: value });
+    assert.equal(v1.unencryptedContentMd5, value);
+  }
+  assert.equal(isMd5Base64('CRGtk49I5tFS6cf0Vf80GQ=='), true);
 });
