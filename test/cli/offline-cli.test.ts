@@ -40,8 +40,8 @@ test('keygen → encrypt → inspect → decrypt round-trips a file, with privat
   assert.equal(info.wrapAlgorithm, 'RSA/NONE/PKCS1Padding');
   assert.equal(info.matdesc, '{"owner":"ops"}');
   assert.equal(info.unencryptedContentLength, 70_001);
-  const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8'));
-  for (const value of Object.values(meta) as string[]) {
+  const meta: Record<string, string> = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8'));
+  for (const value of Object.values(meta)) {
     if (value.length > 40) assert.ok(!r.stdout.includes(value), 'inspect prints no wrapped key material');
   }
 
