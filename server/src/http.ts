@@ -1,0 +1,127 @@
+/**
+ * The request listener: request id, KMS hand-off, target parsing, authentication, routing, and OSS error responses.
+ *
+ * @packageDocumentation
+ */
+
+import { randomBytes } from 'node:crypto';
+import type * as http from 'node:http';
+import { authenticate } from './auth.js';
+import type { Owner, RequestContext } from './context.js';
+import { OssError, renderError } from './errors.js';
+import type { KmsService } from './kms/index.js';
+import { parseTarget } from './request.js';
+import { route } from './router.js';
+import type { Store } from './store/types.js';
+
+/** What the listener serves from. */
+export interface ListenerState {
+  readonly store: Store;
+  /** AccessKeyId → AccessKeySecret. */
+  readonly secrets: ReadonlyMap<string, string>;
+  readonly owner: Owner;
+  readonly region: string;
+  readonly kms: KmsService | undefined;
+  /** Where unexpected errors are reported. */
+  readonly log: (line: string) => void;
+}
+
+/** @returns a request id in OSS's shape (24 uppercase hex digits) */
+function newRequestId(): string {
+  return randomBytes(12).toString('hex').toUpperCase();
+}
+
+/**
+ * A URL for the KMS service to inspect. Only the query matters to it; the path is never used for object keys.
+ * @returns the URL, or undefined when the request line cannot form one
+ */
+function kmsUrl(req: http.IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+  } catch {
+    return undefined;
+  }
+}
+
+function sendError(res: http.ServerResponse, req: http.IncomingMessage, error: OssError, requestId: string, log: (line: string) => void): void {
+  if (res.headersSent) {
+    // Mid-body failure: the status is gone, so the only honest signal is a broken connection.
+    res.destroy(error);
+    return;
+  }
+  const xml = renderError(error, requestId, req.headers.host ?? '');
+  const body = Buffer.from(xml, 'utf8');
+  const headers: http.OutgoingHttpHeaders = {
+    'Content-Type': 'application/xml',
+    'Content-Length': body.length,
+    'x-oss-request-id': requestId,
+    Server: 'AliyunOSS',
+  };
+  if (error.ec !== undefined) headers['x-oss-ec'] = error.ec;
+  if (req.method === 'HEAD') {
+    // HEAD has no body; OSS puts the error document, base64, in x-oss-err (ali-oss reads it).
+    headers['x-oss-err'] = body.toString('base64');
+  }
+  try {
+    res.writeHead(error.status, headers);
+    res.end(req.method === 'HEAD' ? undefined : body);
+  } catch (e) {
+    log(`oss-cse server: could not send error response: ${String(e)}`);
+    res.destroy();
+  }
+  // Let an unread request body drain so the connection can be reused.
+  if (!req.complete) req.resume();
+}
+
+/**
+ * Creates the request listener for `http.createServer`.
+ * @param state - store, credentials, owner, KMS
+ * @returns the listener
+ */
+export function createListener(state: ListenerState): http.RequestListener {
+  return (req, res) => {
+    void handle(state, req, res);
+  };
+}
+
+async function handle(state: ListenerState, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const requestId = newRequestId();
+  try {
+    if (state.kms !== undefined) {
+      const url = kmsUrl(req);
+      if (url !== undefined && state.kms.isKmsRequest(req, url)) {
+        await state.kms.handle(req, res, url);
+        return;
+      }
+    }
+    res.setHeader('x-oss-request-id', requestId);
+    res.setHeader('Server', 'AliyunOSS');
+    const target = parseTarget(req);
+    const method = req.method ?? 'GET';
+    const now = Date.now();
+    authenticate({ method, bucket: target.bucket, key: target.key, headers: req.headers, query: target.query }, state.secrets, now);
+    const ctx: RequestContext = {
+      req,
+      res,
+      target,
+      requestId,
+      store: state.store,
+      owner: state.owner,
+      region: state.region,
+      now,
+    };
+    await route(ctx);
+  } catch (e) {
+    if (e instanceof OssError) {
+      sendError(res, req, e, requestId, state.log);
+      return;
+    }
+    if (res.headersSent || req.destroyed) {
+      // The client went away or the body stream broke: nothing left to answer.
+      res.destroy();
+      return;
+    }
+    state.log(`oss-cse server: internal error on ${req.method ?? ''} ${req.url ?? ''}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    sendError(res, req, new OssError('InternalError'), requestId, state.log);
+  }
+}
