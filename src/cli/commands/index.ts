@@ -9,6 +9,7 @@ import { decrypt } from './decrypt.js';
 import { encrypt } from './encrypt.js';
 import { inspect } from './inspect.js';
 import { keygen } from './keygen.js';
+import { serve } from './serve.js';
 
 /** Every command, in the order `oss-cse --help` lists them. */
-export const commands: readonly Command[] = [keygen, encrypt, decrypt, inspect];
+export const commands: readonly Command[] = [keygen, encrypt, decrypt, inspect, serve];
