@@ -34,6 +34,18 @@ export type {
   RsaMasterKeyOptions,
   RsaWrapPadding,
 } from './keys/rsa.js';
+export { KmsMasterKey, KmsRequestError } from './keys/kms.js';
+export type {
+  KmsAction,
+  KmsMasterKeyClientOptions,
+  KmsMasterKeyCommonOptions,
+  KmsMasterKeyEndpointOptions,
+  KmsMasterKeyOptions,
+  KmsRetryOptions,
+  KmsWriteForm,
+} from './keys/kms.js';
+export { KMS_SDK_PACKAGE, classifyKmsError } from './keys/kms-client.js';
+export type { KmsClientLike, KmsCredentials, KmsSdkLoader } from './keys/kms-client.js';
 export { KeyRing, kindOfScheme } from './keys/key-ring.js';
 export type { KeyRingOptions, KeySelectionPolicy, UnwrapResult } from './keys/key-ring.js';
 
