@@ -655,6 +655,50 @@ function defineCases(getEnv: () => Env, local: boolean): void {
     await c.abortMultipartUpload(k, init.uploadId);
   });
 
+  test('ListMultipartUploads pages with key and upload-id markers and folds at the delimiter', async ({ c, key }) => {
+    const names = ['mu/a', 'mu/a', 'mu/b', 'mu/dir/x'].map(key);
+    const ids: string[] = [];
+    for (const n of names) ids.push((await c.initMultipartUpload(n)).uploadId);
+    try {
+      const seen: string[] = [];
+      let keyMarker = '';
+      let uploadIdMarker = '';
+      for (let page = 0; page < 10; page++) {
+        const r = await c.listUploads({ prefix: key('mu/'), 'max-uploads': 2, 'key-marker': keyMarker, 'upload-id-marker': uploadIdMarker }, {});
+        assert.ok(r.uploads.length <= 2);
+        seen.push(...r.uploads.map((u: any) => `${String(u.name)} ${String(u.uploadId)}`));
+        if (!r.isTruncated) break;
+        keyMarker = r.nextKeyMarker;
+        uploadIdMarker = r.nextUploadIdMarker;
+      }
+      assert.deepEqual(seen.sort(), names.map((n, i) => `${n} ${ids[i]!}`).sort());
+      const folded = await c.listUploads({ prefix: key('mu/'), delimiter: '/' }, {});
+      assert.equal(folded.uploads.length, 3);
+    } finally {
+      for (let i = 0; i < names.length; i++) await c.abortMultipartUpload(names[i], ids[i]);
+    }
+  });
+
+  test('encoding-type=url encodes keys in listings', async ({ c, t, key }) => {
+    const k = key('enc/a b&c\u00e9');
+    await c.put(k, Buffer.from('x'));
+    const r = await raw(c).request({
+      method: 'GET',
+      bucket: t.bucket,
+      query: { prefix: key('enc/'), 'encoding-type': 'url' },
+      xmlResponse: true,
+      successStatuses: [200],
+    });
+    assert.equal(r.data.EncodingType, 'url');
+    assert.equal(decodeURIComponent(String(r.data.Contents.Key).replace(/\+/g, ' ')), k);
+    assert.doesNotMatch(String(r.data.Contents.Key), /[ &\u00e9]/);
+  });
+
+  test('request headers over the 64 KiB cap are refused with 431', async ({ t }) => {
+    const r = await rawRequest(`${t.endpoint!}/`, { headers: { 'x-oss-meta-huge': 'v'.repeat(70 * 1024) } });
+    assert.equal(r.status, 431);
+  }, { localOnly: true });
+
   // ------------------------------------------------------------------------------ client-side-encryption multipart ---
 
   const cseInit = async (c: LooseOss, k: string, extra: Record<string, string> = {}) =>
