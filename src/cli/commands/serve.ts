@@ -61,6 +61,11 @@ async function untilSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+/**
+ * `oss-cse serve`. Resolves with exit code 0 after SIGINT/SIGTERM and a clean shutdown.
+ * @throws UsageError for a bad command line (exit code 2)
+ * @throws CseError ERR_CSE_IO when the server cannot start (address in use, data directory locked or unreadable)
+ */
 export const serve: Command = {
   name: 'serve',
   summary: 'run the local OSS-compatible server and KMS emulator',
