@@ -1,0 +1,27 @@
+/** Messages between the benchmark and its server child processes (see server-child.ts). */
+
+/** Which server a child runs. */
+export type ServerKind = 'oss-memory' | 'oss-disk' | 'sink' | 'kms';
+
+/** The bucket every OSS-like server child serves. */
+export const BENCH_BUCKET = 'bench';
+
+/** First message of a child: it is listening. */
+export interface ReadyMessage {
+  readonly type: 'ready';
+  readonly kind: ServerKind;
+  readonly port: number;
+  /** The access key the server accepts (ignored by the sink). */
+  readonly credentials: { readonly accessKeyId: string; readonly accessKeySecret: string };
+  /** KMS only: the key created for the run. */
+  readonly keyId?: string;
+}
+
+/** A request from the parent. */
+export interface ParentRequest {
+  readonly id: number;
+  readonly cmd: 'requests' | 'close';
+}
+
+/** A child's answer to a {@link ParentRequest}. */
+export type ChildReply = { readonly id: number; readonly requests: number } | { readonly id: number; readonly closed: true };

@@ -1,0 +1,11 @@
+/** Every row group, in run order. A new group (the multipart rows of [transfer]) is one file plus one line here. */
+
+import type { RowGroup } from '../lib/context.js';
+import { cipherRows } from './cipher.js';
+import { crc64Rows } from './crc64.js';
+import { kmsRows } from './kms.js';
+import { rsaRows } from './rsa.js';
+import { serverRows } from './server.js';
+
+/** All row groups. */
+export const ROW_GROUPS: readonly RowGroup[] = [cipherRows, crc64Rows, rsaRows, kmsRows, serverRows];
