@@ -1,0 +1,845 @@
+/**
+ * `EncryptionClient`: transparent client-side encryption over the user's own `ali-oss` client, with ali-oss's method
+ * names and result shapes, interoperable with every official SDK (FORMAT.md).
+ *
+ * ```ts
+ * const client = new EncryptionClient(new OSS({ region, bucket, accessKeyId, accessKeySecret }), { masterKey });
+ * await client.put('reports/2025.csv', '2025.csv');
+ * const { content } = await client.get('reports/2025.csv', { range: { start: 100, end: 199 } });
+ * ```
+ *
+ * Reads take the envelope from the GET's own response (no HEAD first) and the counter from the response's
+ * `Content-Range`; ranges answer exactly what a plain client gets on the plaintext (`transfer/range-plan.ts`).
+ *
+ * @packageDocumentation
+ */
+
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { CseError, ErrorCode } from './errors.js';
+import { detectEnvelopeVersion, parseEnvelope, pickCryptoHeaders } from './format/envelope.js';
+import { OssHeader, USER_META_PREFIX } from './format/headers.js';
+import type { Envelope, EnvelopeVersion, MatDesc, WrapScheme } from './format/types.js';
+import { KeyRing, type KeySelectionPolicy } from './keys/key-ring.js';
+import type { MasterKey } from './keys/master-key.js';
+import { openEnvelope } from './object-crypto.js';
+import { checkSignal, throwIfAborted } from './transfer/abort.js';
+import { AliOssStore, type AliOssClient } from './transfer/ali-oss-store.js';
+import { writeFileAtomically } from './transfer/file-sink.js';
+import { readObject, type ObjectRead } from './transfer/read.js';
+import type { ListedObject, ObjectLocation, ObjectStore, ResponseHeaders, ResponseInfo } from './transfer/store.js';
+import { writeEncrypted, type PlaintextSource } from './transfer/write.js';
+
+/** Options of {@link EncryptionClient}. */
+export interface EncryptionClientOptions {
+  /** The key new objects are encrypted with (its `description` becomes their matdesc); it also decrypts, if it can. */
+  readonly masterKey: MasterKey;
+  /** More keys to decrypt with (older keys, other writers' keys), found by matdesc. */
+  readonly decryptionKeys?: readonly MasterKey[];
+  /** When no key's description matches an object's matdesc: `fallback` (default: try each key of the right kind) or `strict`. */
+  readonly keySelection?: KeySelectionPolicy;
+  /** Read legacy envelopes (oss2 ≤ 2.10 V1, the hand-rolled guide form); off by default (SECURITY.md). */
+  readonly allowLegacy?: boolean;
+  /** Fail with ERR_CSE_NOT_ENCRYPTED on objects without crypto headers, instead of returning them as stored. */
+  readonly requireEncrypted?: boolean;
+}
+
+/** What every call takes. */
+export interface CallOptions {
+  /** The bucket for this call (default: the ali-oss client's `bucket`). */
+  readonly bucket?: string;
+  /** Aborts the operation (ERR_CSE_ABORTED). */
+  readonly signal?: AbortSignal;
+  /** Request timeout in milliseconds (default: the ali-oss client's). */
+  readonly timeout?: number;
+}
+
+/** A public description of an object's envelope: algorithms, matdesc, declared sizes; never key material. */
+export interface EnvelopeSummary {
+  /** Header family: `v2`, or the legacy `v1`/`guide`. */
+  readonly version: EnvelopeVersion;
+  /** True for the legacy families. */
+  readonly legacy: boolean;
+  /** The wrap-alg header as stored (absent for the guide form). */
+  readonly wrapAlgorithm: string | undefined;
+  /** Normalised wrap scheme. */
+  readonly wrapScheme: WrapScheme;
+  /** The cek-alg header as stored. */
+  readonly cekAlgorithm: string | undefined;
+  /** The material description (`{}` when absent). */
+  readonly matdesc: MatDesc;
+  /** Declared plaintext length (`…-unencrypted-content-length`). */
+  readonly unencryptedContentLength: number | undefined;
+  /** Declared plaintext MD5 (`…-unencrypted-content-md5`, base64). */
+  readonly unencryptedContentMd5: string | undefined;
+  /** Multipart: total plaintext size. */
+  readonly dataSize: number | undefined;
+  /** Multipart: part size. */
+  readonly partSize: number | undefined;
+}
+
+/**
+ * The public facts of an envelope (no wrapped or unwrapped key material).
+ * @param envelope - a parsed envelope
+ */
+export function summarizeEnvelope(envelope: Envelope): EnvelopeSummary {
+  return {
+    version: envelope.version,
+    legacy: envelope.version !== 'v2',
+    wrapAlgorithm: envelope.wrapAlgorithm,
+    wrapScheme: envelope.scheme,
+    cekAlgorithm: envelope.cekAlgorithm,
+    matdesc: envelope.matdesc,
+    unencryptedContentLength: envelope.unencryptedContentLength,
+    unencryptedContentMd5: envelope.unencryptedContentMd5,
+    dataSize: envelope.dataSize,
+    partSize: envelope.partSize,
+  };
+}
+
+/** What `put` accepts: bytes, a file path (as in ali-oss), a Node `Readable` or any async iterable of bytes. */
+export type PutInput = Uint8Array | string | Readable | AsyncIterable<Uint8Array>;
+
+/** Options of {@link EncryptionClient.put} and {@link EncryptionClient.putStream}. */
+export interface PutOptions extends CallOptions {
+  /** Content-Type (default: from the file's extension for a path, else from the key's, as ali-oss does). */
+  readonly mime?: string;
+  /** User metadata, sent as `x-oss-meta-<name>`. */
+  readonly meta?: Readonly<Record<string, string | number>>;
+  /**
+   * Request headers. `Content-MD5` and `Content-Length` describe the plaintext and move to the
+   * `…-unencrypted-content-md5`/`-length` headers (as every SDK does); crypto headers cannot be supplied.
+   */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The plaintext length of a stream (ali-oss `putStream` option); stored as `…-unencrypted-content-length`. */
+  readonly contentLength?: number;
+}
+
+/** The result of a put: ali-oss's `{ name, url, res }` plus what was stored. */
+export interface PutResult {
+  /** Object key. */
+  readonly name: string;
+  /** Object URL. */
+  readonly url: string;
+  /** The PutObject response. */
+  readonly res: ResponseInfo;
+  /** Always true: the client only writes encrypted objects. */
+  readonly encrypted: true;
+  /** The stored envelope's public facts. */
+  readonly envelope: EnvelopeSummary;
+  /** Plaintext bytes uploaded. */
+  readonly size: number;
+  /** CRC-64 of the ciphertext, as OSS spells it; checked against OSS's own. */
+  readonly crc64: string;
+}
+
+/** A byte range as numbers: `start` to `end` inclusive (`end` omitted: to the end of the object). */
+export interface RangeOption {
+  /** First byte. */
+  readonly start: number;
+  /** Last byte, inclusive. */
+  readonly end?: number;
+}
+
+/** Options of {@link EncryptionClient.get}, {@link EncryptionClient.getStream} and {@link EncryptionClient.head}. */
+export interface GetOptions extends CallOptions {
+  /**
+   * Request headers: `Range` (any form OSS takes), `x-oss-range-behavior: standard`, `If-Match`, … Every range
+   * returns what a plain client gets for the same range on the plaintext.
+   */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** A range as numbers (instead of a `Range` header). */
+  readonly range?: RangeOption;
+  /** Read this version. */
+  readonly versionId?: string;
+  /** Extra query parameters (e.g. `response-content-type`). `x-oss-process` is refused. */
+  readonly subres?: Readonly<Record<string, string>>;
+  /** Refused: image processing runs on the server, which holds only ciphertext. */
+  readonly process?: string;
+  /** Override the client's `requireEncrypted` for this call. */
+  readonly requireEncrypted?: boolean;
+}
+
+/** Facts every read result carries, besides ali-oss's fields. */
+export interface ReadFacts {
+  /** The response with status and `content-length`/`content-range` in the caller's view. */
+  readonly res: ResponseInfo;
+  /** False when the object has no crypto headers (its bytes come back as stored). */
+  readonly encrypted: boolean;
+  /** The envelope's public facts (encrypted objects). */
+  readonly envelope: EnvelopeSummary | undefined;
+  /** Plaintext bytes returned. */
+  readonly size: number;
+  /** The object's size (plaintext = ciphertext size), when known. */
+  readonly objectSize: number | undefined;
+  /** The returned range `{ start, end }` (inclusive) when the answer is a 206. */
+  readonly range: { readonly start: number; readonly end: number } | undefined;
+}
+
+/** The result of `get(name)`: ali-oss's `{ content, res }`. */
+export interface GetResult extends ReadFacts {
+  /** The plaintext. */
+  readonly content: Buffer;
+}
+
+/** The result of `get(name, file)`: written to the file (atomically for a path). */
+export interface GetToFileResult extends ReadFacts {
+  /** Nothing: the bytes went to the file. */
+  readonly content: undefined;
+}
+
+/** The result of `getStream`: ali-oss's `{ stream, res }`. */
+export interface GetStreamResult extends ReadFacts {
+  /**
+   * The plaintext. Integrity failures (truncation, CRC-64, declared MD5/length) are emitted as an `error` after the
+   * last chunk: keep what you read only once the stream ends without error.
+   */
+  readonly stream: Readable;
+}
+
+/** The result of `head`. */
+export interface HeadResult {
+  /** 200, or 304 for a failed `If-None-Match`/`If-Modified-Since`. */
+  readonly status: number;
+  /** User metadata (`x-oss-meta-*` without the prefix), crypto headers left out (see `envelope`); null when none. */
+  readonly meta: Record<string, string> | null;
+  /** The HeadObject response. */
+  readonly res: ResponseInfo;
+  /** False when the object has no crypto headers. */
+  readonly encrypted: boolean;
+  /** The envelope's public facts. */
+  readonly envelope: EnvelopeSummary | undefined;
+  /** The plaintext size (CTR: equal to the stored size), when known. */
+  readonly size: number | undefined;
+}
+
+/** Options of {@link EncryptionClient.copy}. */
+export interface CopyOptions extends CallOptions {
+  /** New user metadata: replaces the source's (directive REPLACE). */
+  readonly meta?: Readonly<Record<string, string | number>>;
+  /**
+   * Request headers. `If-Match`/`If-None-Match`/`If-Modified-Since`/`If-Unmodified-Since` become the
+   * `x-oss-copy-source-*` conditions; Content-Type and the other standard headers replace the source's (directive
+   * REPLACE).
+   */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Copy this version of the source. */
+  readonly versionId?: string;
+  /**
+   * With a REPLACE copy of an encrypted object: carry its crypto headers over. Without it, such a copy is refused
+   * unless the headers re-supply the envelope.
+   */
+  readonly keepEncryptionMetadata?: boolean;
+}
+
+/** The result of {@link EncryptionClient.copy}: ali-oss's shape. */
+export interface CopyResult {
+  /** The new object's ETag and time. */
+  readonly data: { readonly etag: string | undefined; readonly lastModified: string | undefined };
+  /** The CopyObject response. */
+  readonly res: ResponseInfo;
+}
+
+/** An object in a listing, as ali-oss reports it. */
+export interface ListedObjectInfo extends ListedObject {
+  /** Object URL. */
+  readonly url: string;
+}
+
+/** ali-oss `list` query (ListObjects v1). */
+export interface ListQueryV1 {
+  readonly prefix?: string;
+  readonly marker?: string;
+  readonly delimiter?: string;
+  readonly 'max-keys'?: number | string;
+}
+
+/** ali-oss `listV2` query (ListObjectsV2). */
+export interface ListQueryV2 {
+  readonly prefix?: string;
+  readonly delimiter?: string;
+  readonly 'max-keys'?: number | string;
+  readonly 'continuation-token'?: string;
+  readonly continuationToken?: string;
+  readonly 'start-after'?: string;
+  readonly 'fetch-owner'?: boolean;
+}
+
+/** ali-oss `list` result. */
+export interface ListResultV1 {
+  readonly objects: readonly ListedObjectInfo[];
+  readonly prefixes: readonly string[];
+  readonly isTruncated: boolean;
+  readonly nextMarker: string | null;
+  readonly res: ResponseInfo;
+}
+
+/** ali-oss `listV2` result. */
+export interface ListResultV2 {
+  readonly objects: readonly ListedObjectInfo[];
+  readonly prefixes: readonly string[];
+  readonly isTruncated: boolean;
+  readonly keyCount: number;
+  readonly nextContinuationToken: string | null;
+  readonly res: ResponseInfo;
+}
+
+/** Standard headers that make ali-oss send a REPLACE copy (`lib/common/object/copyObject.js`). */
+const REPLACE_HEADERS = new Set(['content-type', 'content-encoding', 'content-language', 'content-disposition', 'cache-control', 'expires']);
+/** Conditions that apply to the copy source. */
+const COPY_CONDITIONS = new Set(['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']);
+const COPY_SOURCE_PREFIX = 'x-oss-copy-source-';
+const PROCESS_QUERY = 'x-oss-process';
+
+/** Carries an {@link ObjectStore} through the constructor for {@link EncryptionClient.fromStore}. */
+const STORE = Symbol('oss-cse.store');
+
+function refused(operation: string, instead: string): CseError {
+  return new CseError(ErrorCode.UNSUPPORTED_OPERATION, `${operation} is not supported on client-side-encrypted objects: ${instead}`);
+}
+
+/**
+ * Client-side encryption over an `ali-oss` client.
+ */
+export class EncryptionClient {
+  /** The keys reads are decrypted with (the master key first). */
+  readonly keyRing: KeyRing;
+  readonly #store: ObjectStore;
+  readonly #masterKey: MasterKey;
+  readonly #allowLegacy: boolean;
+  readonly #requireEncrypted: boolean;
+
+  /**
+   * @param oss - your `ali-oss` client (`new OSS({ region | endpoint, accessKeyId, accessKeySecret, bucket? })`)
+   * @param options - the master key, extra decryption keys and the read policies
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT when `oss` is not an ali-oss client or no usable master key is given
+   */
+  constructor(oss: AliOssClient, options: EncryptionClientOptions) {
+    const given = (oss as unknown as { [STORE]?: ObjectStore } | null)?.[STORE];
+    this.#store = given ?? new AliOssStore(oss);
+    const setup = checkOptions(options);
+    this.#masterKey = setup.masterKey;
+    this.keyRing = setup.ring;
+    this.#allowLegacy = options.allowLegacy === true;
+    this.#requireEncrypted = options.requireEncrypted === true;
+  }
+
+  /**
+   * A client over any {@link ObjectStore} (tests, other transports) instead of an ali-oss client.
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT as the constructor
+   */
+  static fromStore(store: ObjectStore, options: EncryptionClientOptions): EncryptionClient {
+    return new EncryptionClient({ [STORE]: store } as unknown as AliOssClient, options);
+  }
+
+  /**
+   * Encrypts and uploads an object in one PutObject, streaming (the plaintext is never held whole unless you pass
+   * bytes).
+   *
+   * @param name - object key
+   * @param file - bytes, a local file path, a `Readable` or an async iterable of bytes
+   * @param options - bucket, meta, mime, headers, contentLength, signal, timeout
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT, ERR_CSE_IO (the file), ERR_CSE_INTEGRITY (OSS's CRC-64 differs from
+   *   ours), ERR_CSE_KEY_UNUSABLE, ERR_CSE_KMS, ERR_CSE_ABORTED; TransferError
+   */
+  async put(name: string, file: PutInput, options: PutOptions = {}): Promise<PutResult> {
+    const location = this.#locate(name, options);
+    const signal = checkSignal(options.signal);
+    let source: PlaintextSource;
+    let mime = options.mime;
+    let fileStream: Readable | undefined;
+    if (file instanceof Uint8Array) {
+      source = { kind: 'bytes', bytes: file };
+    } else if (typeof file === 'string') {
+      const size = await fileSize(file);
+      fileStream = createReadStream(file, { highWaterMark: 1 << 20 });
+      source = { kind: 'stream', stream: fileStream, length: size };
+      if (mime === undefined && extname(file) !== '') mime = extname(file);
+    } else if (isAsyncIterable(file)) {
+      source = { kind: 'stream', stream: file, length: undefined };
+    } else {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, 'put: expected bytes, a file path, a Readable or an async iterable', {
+        object: location.key,
+      });
+    }
+    try {
+      const written = await writeEncrypted(this.#store, location, source, {
+        masterKey: this.#masterKey,
+        headers: options.headers ?? {},
+        meta: options.meta,
+        mime,
+        contentLength: options.contentLength,
+        signal,
+        timeout: options.timeout,
+      });
+      return {
+        name: location.key,
+        url: this.#store.objectUrl(location),
+        res: written.response.res,
+        encrypted: true,
+        envelope: summarizeEnvelope(written.envelope),
+        size: written.size,
+        crc64: written.crc64,
+      };
+    } finally {
+      fileStream?.destroy();
+    }
+  }
+
+  /**
+   * `put` for a stream (ali-oss's name): chunked unless `options.contentLength` is given.
+   * @throws as {@link EncryptionClient.put}
+   */
+  async putStream(name: string, stream: Readable | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<PutResult> {
+    if (!isAsyncIterable(stream)) {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, 'putStream: expected a Readable or an async iterable of bytes');
+    }
+    return this.put(name, stream, options);
+  }
+
+  /**
+   * Downloads and decrypts an object: into memory (`get(name, options?)`), or to a file path or `Writable`
+   * (`get(name, file, options?)`). A file path is written to a temporary sibling and renamed only after every
+   * check passed; a `Writable` receives the bytes as they come (an integrity failure is thrown after the last one).
+   *
+   * @throws CseError ERR_CSE_RANGE_NOT_SATISFIABLE, ERR_CSE_NOT_ENCRYPTED (requireEncrypted), ERR_CSE_ENVELOPE_*,
+   *   ERR_CSE_LEGACY_NOT_ALLOWED, ERR_CSE_NO_MATCHING_KEY, ERR_CSE_INTEGRITY, ERR_CSE_UNSUPPORTED_OPERATION
+   *   (`process`), ERR_CSE_IO (the file), ERR_CSE_ABORTED; TransferError (404 `NoSuchKey`, …)
+   */
+  async get(name: string, options?: GetOptions): Promise<GetResult>;
+  async get(name: string, file: string | Writable, options?: GetOptions): Promise<GetToFileResult>;
+  async get(
+    name: string,
+    fileOrOptions?: string | Writable | GetOptions,
+    maybeOptions?: GetOptions,
+  ): Promise<GetResult | GetToFileResult> {
+    const toFile = typeof fileOrOptions === 'string' || fileOrOptions instanceof Writable;
+    const options = (toFile ? maybeOptions : (fileOrOptions)) ?? {};
+    const read = await this.#read(name, options);
+    const facts = readFacts(read);
+    if (typeof fileOrOptions === 'string') {
+      await writeFileAtomically(fileOrOptions, read.body);
+      return { ...facts, content: undefined };
+    }
+    if (fileOrOptions instanceof Writable) {
+      await pipeline(Readable.from(read.body, { objectMode: false }), fileOrOptions);
+      return { ...facts, content: undefined };
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of read.body) chunks.push(chunk);
+    return { ...facts, content: Buffer.concat(chunks) };
+  }
+
+  /**
+   * The decrypted object as a stream (ali-oss `getStream`).
+   * @throws as {@link EncryptionClient.get} (body errors arrive on the stream)
+   */
+  async getStream(name: string, options: GetOptions = {}): Promise<GetStreamResult> {
+    const read = await this.#read(name, options);
+    return { ...readFacts(read), stream: Readable.from(read.body, { objectMode: false }) };
+  }
+
+  /**
+   * HeadObject: metadata, whether the object is encrypted, its envelope's public facts and its plaintext size.
+   * @throws CseError ERR_CSE_NOT_ENCRYPTED (requireEncrypted), ERR_CSE_ENVELOPE_*, ERR_CSE_ABORTED; TransferError
+   */
+  async head(name: string, options: GetOptions = {}): Promise<HeadResult> {
+    const location = this.#locate(name, options);
+    const signal = checkSignal(options.signal);
+    const response = await this.#store.head(
+      location,
+      { headers: { ...(options.headers ?? {}) }, query: readQuery(options) },
+      { signal, timeout: options.timeout },
+    );
+    const version = detectEnvelopeVersion(response.headers, { object: location.key });
+    const encrypted = version !== null;
+    if (response.status === 200 && !encrypted && (options.requireEncrypted ?? this.#requireEncrypted)) {
+      throw new CseError(ErrorCode.NOT_ENCRYPTED, 'the object has no client-side-encryption headers (requireEncrypted is set)', {
+        object: location.key,
+      });
+    }
+    const envelope = encrypted ? summarizeEnvelope(parseEnvelope(response.headers, { object: location.key })) : undefined;
+    let meta: Record<string, string> | null = null;
+    for (const [header, value] of Object.entries(response.headers)) {
+      if (!header.startsWith(USER_META_PREFIX) || isCryptoHeaderName(header)) continue;
+      meta ??= {};
+      meta[header.slice(USER_META_PREFIX.length)] = value;
+    }
+    const length = response.headers[OssHeader.CONTENT_LENGTH];
+    return {
+      status: response.status,
+      meta,
+      res: response.res,
+      encrypted,
+      envelope,
+      size: response.status === 200 && length !== undefined && /^[0-9]+$/.test(length) ? Number(length) : undefined,
+    };
+  }
+
+  /**
+   * DeleteObject.
+   * @throws CseError ERR_CSE_ABORTED; TransferError
+   */
+  async delete(name: string, options: CallOptions = {}): Promise<{ res: ResponseInfo }> {
+    const location = this.#locate(name, options);
+    const response = await this.#store.delete(location, { signal: checkSignal(options.signal), timeout: options.timeout });
+    return { res: response.res };
+  }
+
+  /**
+   * ListObjects (v1, ali-oss `list`). Sizes are plaintext sizes too (CTR adds no bytes).
+   * @throws CseError ERR_CSE_ABORTED; TransferError
+   */
+  async list(query: ListQueryV1 | null = {}, options: CallOptions = {}): Promise<ListResultV1> {
+    const bucket = this.#bucket(options.bucket);
+    const q = query ?? {};
+    const page = await this.#store.listV1(
+      bucket,
+      {
+        prefix: q.prefix,
+        delimiter: q.delimiter,
+        marker: q.marker,
+        maxKeys: q['max-keys'] === undefined ? undefined : Number(q['max-keys']),
+      },
+      { signal: checkSignal(options.signal), timeout: options.timeout },
+    );
+    return {
+      objects: page.objects.map((o) => ({ ...o, url: this.#store.objectUrl({ bucket, key: o.name }) })),
+      prefixes: page.prefixes,
+      isTruncated: page.isTruncated,
+      nextMarker: page.nextMarker,
+      res: page.res,
+    };
+  }
+
+  /**
+   * ListObjectsV2 (ali-oss `listV2`).
+   * @throws CseError ERR_CSE_ABORTED; TransferError
+   */
+  async listV2(query: ListQueryV2 | null = {}, options: CallOptions = {}): Promise<ListResultV2> {
+    const bucket = this.#bucket(options.bucket);
+    const q = query ?? {};
+    const page = await this.#store.listV2(
+      bucket,
+      {
+        prefix: q.prefix,
+        delimiter: q.delimiter,
+        maxKeys: q['max-keys'] === undefined ? undefined : Number(q['max-keys']),
+        continuationToken: q['continuation-token'] ?? q.continuationToken,
+        startAfter: q['start-after'],
+        fetchOwner: q['fetch-owner'],
+      },
+      { signal: checkSignal(options.signal), timeout: options.timeout },
+    );
+    return {
+      objects: page.objects.map((o) => ({ ...o, url: this.#store.objectUrl({ bucket, key: o.name }) })),
+      prefixes: page.prefixes,
+      isTruncated: page.isTruncated,
+      keyCount: page.keyCount,
+      nextContinuationToken: page.nextContinuationToken,
+      res: page.res,
+    };
+  }
+
+  /**
+   * CopyObject (ali-oss `copy(name, sourceName, sourceBucket?, options?)`; `sourceName` may be `/bucket/key`).
+   * A plain copy keeps the crypto metadata (OSS copies it with the bytes). A copy that replaces metadata (new
+   * `meta`, Content-Type, …) of an encrypted object must keep the envelope: it is refused unless the headers
+   * re-supply it (verified to wrap the same data key) or `keepEncryptionMetadata` is set. That check costs one HEAD.
+   *
+   * @throws CseError ERR_CSE_UNSUPPORTED_OPERATION (REPLACE would drop the envelope), ERR_CSE_INVALID_ARGUMENT
+   *   (crypto headers on an unencrypted source, or an envelope that does not wrap the object's key),
+   *   ERR_CSE_ENVELOPE_*, ERR_CSE_NO_MATCHING_KEY, ERR_CSE_ABORTED; TransferError
+   */
+  async copy(name: string, sourceName: string, sourceBucket?: string | CopyOptions, options?: CopyOptions): Promise<CopyResult> {
+    const opts = (typeof sourceBucket === 'object' ? sourceBucket : options) ?? {};
+    const target = this.#locate(name, opts);
+    const signal = checkSignal(opts.signal);
+    const source = copySource(sourceName, typeof sourceBucket === 'string' ? sourceBucket : undefined, target.bucket);
+    const headers: Record<string, string> = {};
+    let replace = opts.meta !== undefined;
+    for (const [header, value] of Object.entries(opts.headers ?? {})) {
+      const lower = header.toLowerCase();
+      if (COPY_CONDITIONS.has(lower)) {
+        headers[`${COPY_SOURCE_PREFIX}${lower}`] = value;
+        continue;
+      }
+      if (REPLACE_HEADERS.has(lower)) replace = true;
+      if (lower === OssHeader.METADATA_DIRECTIVE) {
+        replace = value.trim().toUpperCase() === 'REPLACE';
+        continue;
+      }
+      headers[header] = value;
+    }
+    for (const [key, value] of Object.entries(opts.meta ?? {})) headers[`${USER_META_PREFIX}${key}`] = String(value);
+    headers[OssHeader.METADATA_DIRECTIVE] = replace ? 'REPLACE' : 'COPY';
+    if (replace) await this.#checkReplaceCopy(source, headers, opts, signal);
+    const response = await this.#store.copy(target, source, { headers }, { signal, timeout: opts.timeout });
+    return { data: { etag: response.etag, lastModified: response.lastModified }, res: response.res };
+  }
+
+  /**
+   * PutBucket (ali-oss `putBucket`).
+   * @throws CseError ERR_CSE_ABORTED; TransferError (409 `BucketAlreadyExists`)
+   */
+  async putBucket(name: string, options: Omit<CallOptions, 'bucket'> = {}): Promise<{ bucket: string; res: ResponseInfo }> {
+    const response = await this.#store.putBucket(name, { signal: checkSignal(options.signal), timeout: options.timeout });
+    return { bucket: name, res: response.res };
+  }
+
+  /**
+   * Refused: AppendObject.
+   * @throws CseError ERR_CSE_UNSUPPORTED_OPERATION
+   */
+  append(..._args: unknown[]): never {
+    throw refused(
+      'AppendObject',
+      'every append would need its own counter position and the envelope cannot change after the first write; ' +
+        'upload whole objects with put/putStream, or use a plain ali-oss client for unencrypted appendable objects',
+    );
+  }
+
+  /**
+   * Refused: UploadPartCopy.
+   * @throws CseError ERR_CSE_UNSUPPORTED_OPERATION
+   */
+  uploadPartCopy(..._args: unknown[]): never {
+    throw refused(
+      'UploadPartCopy',
+      'a copied range keeps the counter of its old offset and the source object\'s data key, so the new object would ' +
+        'not decrypt; copy whole objects with copy(), or get and put the data through this client',
+    );
+  }
+
+  /**
+   * Refused: image processing with save (`x-oss-process` on the server).
+   * @throws CseError ERR_CSE_UNSUPPORTED_OPERATION
+   */
+  processObjectSave(..._args: unknown[]): never {
+    throw refused(
+      'Image processing (x-oss-process)',
+      'OSS only holds ciphertext; get the object through this client and process it locally',
+    );
+  }
+
+  /**
+   * Refused: SelectObject.
+   * @throws CseError ERR_CSE_UNSUPPORTED_OPERATION
+   */
+  selectObject(..._args: unknown[]): never {
+    throw refused('SelectObject', 'OSS would run the query over ciphertext; get the object through this client and filter it locally');
+  }
+
+  /**
+   * Refused: signed URLs (`signatureUrl`, `signatureUrlV4`, `asyncSignatureUrl`).
+   * @throws CseError ERR_CSE_UNSUPPORTED_OPERATION
+   */
+  signatureUrl(..._args: unknown[]): never {
+    throw refused(
+      'A signed URL',
+      'a GET through it returns ciphertext and a PUT through it stores plaintext without an envelope; use get/put of ' +
+        'this client, or the plain ali-oss client\'s signatureUrl for objects that are not encrypted',
+    );
+  }
+
+  /** Refused like {@link EncryptionClient.signatureUrl}. @throws CseError ERR_CSE_UNSUPPORTED_OPERATION */
+  signatureUrlV4(...args: unknown[]): never {
+    return this.signatureUrl(...args);
+  }
+
+  /** Refused like {@link EncryptionClient.signatureUrl}. @throws CseError ERR_CSE_UNSUPPORTED_OPERATION */
+  asyncSignatureUrl(...args: unknown[]): never {
+    return this.signatureUrl(...args);
+  }
+
+  async #read(name: string, options: GetOptions): Promise<ObjectRead> {
+    const location = this.#locate(name, options);
+    const signal = checkSignal(options.signal);
+    throwIfAborted(signal, `GET oss://${location.bucket}/${location.key}`);
+    if (options.process !== undefined || (options.subres !== undefined && PROCESS_QUERY in options.subres)) {
+      this.processObjectSave();
+    }
+    const headers: Record<string, string> = { ...(options.headers ?? {}) };
+    if (options.range !== undefined) {
+      if (Object.keys(headers).some((h) => h.toLowerCase() === 'range')) {
+        throw new CseError(ErrorCode.INVALID_ARGUMENT, 'give either options.range or a Range header, not both', { object: location.key });
+      }
+      headers.Range = rangeHeader(options.range);
+    }
+    return readObject(this.#store, location, {
+      keys: this.keyRing,
+      allowLegacy: this.#allowLegacy,
+      requireEncrypted: options.requireEncrypted ?? this.#requireEncrypted,
+      headers,
+      query: readQuery(options),
+      signal,
+      timeout: options.timeout,
+    });
+  }
+
+  async #checkReplaceCopy(
+    source: ObjectLocation,
+    headers: Record<string, string>,
+    options: CopyOptions,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const head = await this.#store.head(
+      source,
+      { headers: {}, query: options.versionId === undefined ? undefined : { versionId: options.versionId } },
+      { signal, timeout: options.timeout },
+    );
+    const sourceCrypto = pickCryptoHeaders(head.headers, { object: source.key });
+    const supplied = pickCryptoHeaders(headers, { object: source.key });
+    const sourceEncrypted = detectEnvelopeVersion(head.headers, { object: source.key }) !== null;
+    if (!sourceEncrypted) {
+      if (Object.keys(supplied).length > 0) {
+        throw new CseError(
+          ErrorCode.INVALID_ARGUMENT,
+          'the copy source is not encrypted: client-side-encryption headers on its copy would make its bytes decrypt to garbage',
+          { object: source.key },
+        );
+      }
+      return;
+    }
+    if (Object.keys(supplied).length === 0) {
+      if (options.keepEncryptionMetadata !== true) {
+        throw refused(
+          'A metadata-replacing copy (x-oss-metadata-directive: REPLACE) that drops the envelope',
+          'the copy would be undecryptable; pass keepEncryptionMetadata: true to carry the client-side-encryption ' +
+            'headers over, re-supply them in options.headers, or copy without new metadata',
+        );
+      }
+      for (const [name, value] of Object.entries(sourceCrypto)) headers[name] = value;
+      return;
+    }
+    if (sameHeaders(supplied, sourceCrypto)) return;
+    // A different envelope (e.g. the data key re-wrapped under another master key) must wrap the same data key.
+    const [before, after] = await Promise.all([
+      openEnvelope(head.headers, { masterKeys: this.keyRing, allowLegacy: this.#allowLegacy, object: source.key }),
+      openEnvelope(supplied, { masterKeys: this.keyRing, allowLegacy: this.#allowLegacy, object: source.key }),
+    ]);
+    const same =
+      Buffer.from(before.material.key).equals(after.material.key) && Buffer.from(before.material.iv).equals(after.material.iv);
+    before.material.key.fill(0);
+    before.material.iv.fill(0);
+    after.material.key.fill(0);
+    after.material.iv.fill(0);
+    if (!same) {
+      throw new CseError(
+        ErrorCode.INVALID_ARGUMENT,
+        'the supplied client-side-encryption headers do not wrap the source object\'s data key and IV; the copy would not decrypt',
+        { object: source.key },
+      );
+    }
+  }
+
+  #bucket(bucket: string | undefined): string {
+    const chosen = bucket ?? this.#store.defaultBucket;
+    if (chosen === undefined || chosen === '') {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, 'no bucket: set `bucket` on the ali-oss client or pass options.bucket');
+    }
+    return chosen;
+  }
+
+  #locate(name: string, options: CallOptions): ObjectLocation {
+    if (typeof name !== 'string' || name.replace(/^\/+/, '') === '') {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, `expected a non-empty object name, got ${JSON.stringify(name)}`);
+    }
+    return { bucket: this.#bucket(options.bucket), key: name.replace(/^\/+/, '') };
+  }
+}
+
+function checkOptions(options: EncryptionClientOptions): { masterKey: MasterKey; ring: KeyRing } {
+  if (typeof options !== 'object' || (options as unknown) === null) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, 'EncryptionClient: expected options with a masterKey');
+  }
+  const isKey = (k: unknown): k is MasterKey =>
+    typeof k === 'object' && k !== null && typeof (k as MasterKey).wrap === 'function' && typeof (k as MasterKey).unwrap === 'function';
+  if (!isKey(options.masterKey)) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, 'EncryptionClient: options.masterKey must be a MasterKey (e.g. an RsaMasterKey)');
+  }
+  const extra = options.decryptionKeys ?? [];
+  if (!Array.isArray(extra) || !extra.every(isKey)) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, 'EncryptionClient: options.decryptionKeys must be a list of MasterKeys');
+  }
+  const policy: string = options.keySelection ?? 'fallback';
+  if (policy !== 'fallback' && policy !== 'strict') {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, `EncryptionClient: keySelection must be 'fallback' or 'strict', got ${policy}`);
+  }
+  const keys = [options.masterKey, ...extra.filter((k) => k !== options.masterKey)];
+  return { masterKey: options.masterKey, ring: new KeyRing(keys, { policy }) };
+}
+
+async function fileSize(path: string): Promise<number> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (e) {
+    throw new CseError(ErrorCode.IO, `cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  if (!info.isFile()) throw new CseError(ErrorCode.IO, `${path} is not a file`);
+  return info.size;
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+function readFacts(read: ObjectRead): ReadFacts {
+  return {
+    res: read.res,
+    encrypted: read.encrypted,
+    envelope: read.envelope === undefined ? undefined : summarizeEnvelope(read.envelope),
+    size: read.size,
+    objectSize: read.total,
+    range: read.status === 206 ? { start: read.start, end: read.start + read.size - 1 } : undefined,
+  };
+}
+
+function readQuery(options: GetOptions): Record<string, string> | undefined {
+  const query: Record<string, string> = { ...(options.subres ?? {}) };
+  if (options.versionId !== undefined) query.versionId = options.versionId;
+  return Object.keys(query).length === 0 ? undefined : query;
+}
+
+function isCryptoHeaderName(header: string): boolean {
+  return Object.keys(pickCryptoHeaders({ [header]: 'x' })).length > 0;
+}
+
+function rangeHeader(range: RangeOption): string {
+  const { start, end } = range;
+  if (!Number.isSafeInteger(start) || start < 0) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, `range.start must be a non-negative integer, got ${String(start)}`);
+  }
+  if (end !== undefined && (!Number.isSafeInteger(end) || end < start)) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, `range.end must be an integer ≥ range.start (${start}), got ${String(end)}`);
+  }
+  return `bytes=${start}-${end === undefined ? '' : String(end)}`;
+}
+
+/** ali-oss `_getSourceName`: `key` in the target bucket, `key` in `sourceBucket`, or `/bucket/key`. */
+function copySource(sourceName: string, sourceBucket: string | undefined, targetBucket: string): ObjectLocation {
+  if (typeof sourceName !== 'string' || sourceName === '') {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, 'copy: expected a source object name');
+  }
+  if (sourceBucket !== undefined) return { bucket: sourceBucket, key: sourceName.replace(/^\/+/, '') };
+  if (sourceName.startsWith('/')) {
+    const match = /^\/([^/]+)\/(.+)$/.exec(sourceName);
+    if (match?.[1] === undefined || match[2] === undefined) {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, `copy: expected /bucket/key, got ${JSON.stringify(sourceName)}`);
+    }
+    return { bucket: match[1], key: match[2] };
+  }
+  return { bucket: targetBucket, key: sourceName };
+}
+
+function sameHeaders(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => b[k] === a[k]);
+}
+
+/** Re-exported for callers that only need the type of the ali-oss client. */
+export type { AliOssClient, ResponseHeaders };

@@ -1,0 +1,555 @@
+/**
+ * The {@link ObjectStore} port over the user's own `ali-oss` client: the only module that touches `ali-oss`.
+ *
+ * Where `ali-oss`'s public methods do not give us what we need (a raw GET with its real status and headers, a PUT
+ * whose body is our ciphertext stream, a copy whose headers we control, a bucket chosen per call), we go through its
+ * own request layer (`client.request(params)`, what `getStream` and `put` use), never a second HTTP client: the
+ * user's endpoint, credentials, STS refresh, signing version, agents, proxy and timeouts all keep applying.
+ *
+ * Per call we derive a light view of the client (`Object.create(client)`): it can carry another bucket, a User-Agent
+ * with the peers' `/OssEncryptionClient` suffix (`oss-go-java.md` §1), and agents that hand each outgoing
+ * `ClientRequest` to the call's `AbortSignal`, so that aborting destroys the request in flight. A client built with
+ * a custom `urllib` has no agents to hook: abort then takes effect at the next body chunk or between requests.
+ *
+ * @packageDocumentation
+ */
+
+import type { ClientRequest } from 'node:http';
+import { Readable } from 'node:stream';
+import type OSS from 'ali-oss';
+import { CseError, ErrorCode, TransferError } from '../errors.js';
+import { OssHeader, USER_AGENT_SUFFIX } from '../format/headers.js';
+import { abortedError, onAbort, throwIfAborted } from './abort.js';
+import type {
+  CallOptions,
+  CopyRequest,
+  CopyResponse,
+  GetResponse,
+  ListPage,
+  ListQuery,
+  ListV1Page,
+  ListV1Query,
+  ListedObject,
+  ObjectLocation,
+  ObjectStore,
+  PutRequest,
+  ReadRequest,
+  ResponseHeaders,
+  ResponseInfo,
+  StoreResponse,
+} from './store.js';
+
+/** An `ali-oss` client instance (`new OSS({...})`), as the user constructs it. */
+export type AliOssClient = OSS;
+
+/** The request parameters `ali-oss`'s request layer takes (`lib/client.js` `request`, `createRequest`). */
+interface AliRequestParams {
+  object?: string;
+  bucket: string;
+  method: 'GET' | 'PUT' | 'HEAD' | 'DELETE' | 'POST';
+  headers: Record<string, string>;
+  subres?: Record<string, string>;
+  timeout?: number;
+  successStatuses: readonly number[];
+  customResponse?: boolean;
+  xmlResponse?: boolean;
+  content?: Buffer;
+  stream?: Readable;
+  mime?: string;
+}
+
+/** What `request` resolves to (urllib's result). */
+interface AliRawResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  res: Readable & Record<string, unknown>;
+  data: unknown;
+}
+
+/** The error shape `ali-oss` throws (`requestError`). */
+interface AliError {
+  name?: string;
+  message?: string;
+  status?: number;
+  code?: string;
+  requestId?: string;
+}
+
+interface AgentLike {
+  addRequest(req: ClientRequest, options: unknown): void;
+}
+
+/** The internals of an `ali-oss` client this module relies on (stable across ali-oss 6.x). */
+interface AliOssInternals {
+  options: Record<string, unknown> & { bucket?: string | null };
+  agent?: AgentLike;
+  httpsAgent?: AgentLike;
+  userAgent?: string;
+  stsTokenFreshTime?: unknown;
+  request(params: AliRequestParams): Promise<AliRawResult>;
+  requestError(result: { status: number; headers: Record<string, unknown>; data: Buffer }): Promise<AliError>;
+  _getReqUrl(params: { bucket: string; object: string }): string;
+  delete(name: string, options: { timeout?: number }): Promise<{ res: ResponseInfo }>;
+  putBucket(name: string, options: { timeout?: number }): Promise<{ res: ResponseInfo }>;
+  listV2(query: Record<string, string | number | boolean>, options: { timeout?: number }): Promise<AliListV2Result>;
+  list(query: Record<string, string | number>, options: { timeout?: number }): Promise<AliListV1Result>;
+}
+
+interface AliListedObject {
+  name: string;
+  size: number;
+  etag: string;
+  lastModified: string;
+  type: string;
+  storageClass: string;
+  owner: { id: string; displayName: string } | null;
+}
+
+interface AliListV1Result {
+  res: ResponseInfo;
+  objects: AliListedObject[];
+  prefixes: string[] | null;
+  isTruncated: boolean;
+  nextMarker: string | null;
+}
+
+interface AliListV2Result {
+  res: ResponseInfo;
+  objects: AliListedObject[];
+  prefixes: string[] | null;
+  isTruncated: boolean;
+  keyCount: number;
+  nextContinuationToken: string | null;
+}
+
+/** Every status, so that the request layer hands us error responses with their bodies (we parse them ourselves). */
+const ANY_STATUS: readonly number[] = Array.from({ length: 500 }, (_, i) => i + 100);
+
+/** How much of an error body we read before giving up on it. */
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** Options of {@link AliOssStore}. */
+export interface AliOssStoreOptions {
+  /** Append `/OssEncryptionClient` to the User-Agent, as the Go and Python SDKs do (default true). */
+  readonly userAgentSuffix?: boolean;
+}
+
+/**
+ * {@link ObjectStore} over an `ali-oss` client.
+ */
+export class AliOssStore implements ObjectStore {
+  readonly #client: AliOssInternals;
+  readonly #userAgent: string | undefined;
+
+  /**
+   * @param client - the user's `ali-oss` instance (endpoint, credentials, default bucket)
+   * @param options - User-Agent suffix
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT when `client` does not look like an `ali-oss` client
+   */
+  constructor(client: AliOssClient, options: AliOssStoreOptions = {}) {
+    const internals = client as unknown as Partial<AliOssInternals> | null;
+    if (
+      typeof internals !== 'object' ||
+      internals === null ||
+      typeof internals.request !== 'function' ||
+      typeof internals.requestError !== 'function' ||
+      typeof internals.options !== 'object'
+    ) {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, 'expected an ali-oss client instance (new OSS({...}))');
+    }
+    this.#client = internals as AliOssInternals;
+    const ua = this.#client.userAgent;
+    this.#userAgent = options.userAgentSuffix === false || typeof ua !== 'string' ? undefined : `${ua}/${USER_AGENT_SUFFIX}`;
+  }
+
+  /** The bucket of the `ali-oss` client's options. */
+  get defaultBucket(): string | undefined {
+    const bucket = this.#client.options.bucket;
+    return typeof bucket === 'string' && bucket !== '' ? bucket : undefined;
+  }
+
+  /** {@inheritDoc ObjectStore.objectUrl} */
+  objectUrl(location: ObjectLocation): string {
+    return this.#client._getReqUrl({ bucket: location.bucket, object: location.key });
+  }
+
+  /** {@inheritDoc ObjectStore.put} */
+  async put(location: ObjectLocation, request: PutRequest, options: CallOptions = {}): Promise<StoreResponse> {
+    const what = `PUT ${describe(location)}`;
+    const headers: Record<string, string> = { ...request.headers };
+    const params: AliRequestParams = {
+      ...this.#base('PUT', location, headers, options),
+      successStatuses: [200],
+    };
+    if (request.mime !== undefined) params.mime = request.mime;
+    let stream: Readable | undefined;
+    if (request.body.kind === 'bytes') {
+      params.content = Buffer.from(request.body.bytes.buffer, request.body.bytes.byteOffset, request.body.bytes.byteLength);
+    } else {
+      stream = Readable.from(request.body.stream, { objectMode: false });
+      params.stream = stream;
+      if (request.body.length === undefined) headers['Transfer-Encoding'] = 'chunked';
+      else headers['Content-Length'] = String(request.body.length);
+    }
+    const result = await this.#call(what, location, options, params, stream);
+    return toStoreResponse(result);
+  }
+
+  /** {@inheritDoc ObjectStore.get} */
+  async get(location: ObjectLocation, request: ReadRequest, options: CallOptions = {}): Promise<GetResponse> {
+    const what = `GET ${describe(location)}`;
+    const params: AliRequestParams = {
+      ...this.#base('GET', location, { ...request.headers }, options, request.query),
+      customResponse: true,
+      successStatuses: ANY_STATUS,
+    };
+    const signal = options.signal;
+    const result = await this.#call(what, location, options, params);
+    const body = result.res;
+    if (result.status !== 200 && result.status !== 206 && result.status !== 304) {
+      const data = await readBounded(body, MAX_ERROR_BODY);
+      const aliError = await this.#client.requestError({ status: result.status, headers: result.headers, data });
+      throw convertError(aliError, what, location, signal);
+    }
+    // Keep the abort hook until the body is consumed or destroyed.
+    const detach = onAbort(signal, () => body.destroy(abortedError(what, signal)));
+    body.once('close', detach);
+    const headers = normaliseHeaders(result.headers);
+    return { status: result.status, headers, requestId: headers[OssHeader.REQUEST_ID], res: { status: result.status, headers }, body };
+  }
+
+  /** {@inheritDoc ObjectStore.head} */
+  async head(location: ObjectLocation, request: ReadRequest, options: CallOptions = {}): Promise<StoreResponse> {
+    const what = `HEAD ${describe(location)}`;
+    const params: AliRequestParams = {
+      ...this.#base('HEAD', location, { ...request.headers }, options, request.query),
+      successStatuses: [200, 304],
+    };
+    return toStoreResponse(await this.#call(what, location, options, params));
+  }
+
+  /** {@inheritDoc ObjectStore.delete} */
+  async delete(location: ObjectLocation, options: CallOptions = {}): Promise<StoreResponse> {
+    const what = `DELETE ${describe(location)}`;
+    const result = await this.#viaClient(what, location, options, async (client) =>
+      client.delete(location.key, timeoutOption(options)),
+    );
+    return fromInfo(result.res);
+  }
+
+  /** {@inheritDoc ObjectStore.copy} */
+  async copy(
+    target: ObjectLocation,
+    source: ObjectLocation,
+    request: CopyRequest,
+    options: CallOptions = {},
+  ): Promise<CopyResponse> {
+    const what = `COPY ${describe(source)} to ${describe(target)}`;
+    checkKey(source);
+    const headers: Record<string, string> = {
+      ...request.headers,
+      // ali-oss `_getSourceName`: /bucket/encodeURIComponent(key).
+      'x-oss-copy-source': `/${source.bucket}/${encodeURIComponent(source.key)}`,
+    };
+    const params: AliRequestParams = {
+      ...this.#base('PUT', target, headers, options),
+      xmlResponse: true,
+      successStatuses: [200, 304],
+    };
+    const result = await this.#call(what, target, options, params);
+    const data = (result.data ?? {}) as { ETag?: unknown; LastModified?: unknown };
+    return {
+      ...toStoreResponse(result),
+      etag: typeof data.ETag === 'string' ? data.ETag : undefined,
+      lastModified: typeof data.LastModified === 'string' ? data.LastModified : undefined,
+    };
+  }
+
+  /** {@inheritDoc ObjectStore.listV1} */
+  async listV1(bucket: string, query: ListV1Query, options: CallOptions = {}): Promise<ListV1Page> {
+    const location = { bucket, key: '' };
+    const q: Record<string, string | number> = {};
+    if (query.prefix !== undefined) q.prefix = query.prefix;
+    if (query.delimiter !== undefined) q.delimiter = query.delimiter;
+    if (query.maxKeys !== undefined) q['max-keys'] = query.maxKeys;
+    if (query.marker !== undefined) q.marker = query.marker;
+    const result = await this.#viaClient(`LIST oss://${bucket}/${query.prefix ?? ''}`, location, options, async (client) =>
+      client.list(q, timeoutOption(options)),
+    );
+    return {
+      ...fromInfo(result.res),
+      objects: result.objects.map(listed),
+      prefixes: result.prefixes ?? [],
+      isTruncated: result.isTruncated,
+      nextMarker: result.nextMarker,
+    };
+  }
+
+  /** {@inheritDoc ObjectStore.listV2} */
+  async listV2(bucket: string, query: ListQuery, options: CallOptions = {}): Promise<ListPage> {
+    const location = { bucket, key: '' };
+    const q: Record<string, string | number | boolean> = {};
+    if (query.prefix !== undefined) q.prefix = query.prefix;
+    if (query.delimiter !== undefined) q.delimiter = query.delimiter;
+    if (query.maxKeys !== undefined) q['max-keys'] = query.maxKeys;
+    if (query.continuationToken !== undefined) q['continuation-token'] = query.continuationToken;
+    if (query.startAfter !== undefined) q['start-after'] = query.startAfter;
+    if (query.fetchOwner === true) q['fetch-owner'] = true;
+    const result = await this.#viaClient(`LIST oss://${bucket}/${query.prefix ?? ''}`, location, options, async (client) =>
+      client.listV2(q, timeoutOption(options)),
+    );
+    return {
+      ...fromInfo(result.res),
+      objects: result.objects.map(listed),
+      prefixes: result.prefixes ?? [],
+      isTruncated: result.isTruncated,
+      nextContinuationToken: result.nextContinuationToken,
+      keyCount: result.keyCount,
+    };
+  }
+
+  /** {@inheritDoc ObjectStore.putBucket} */
+  async putBucket(bucket: string, options: CallOptions = {}): Promise<StoreResponse> {
+    const location = { bucket, key: '' };
+    const result = await this.#viaClient(`PUT bucket ${bucket}`, location, options, async (client) =>
+      client.putBucket(bucket, timeoutOption(options)),
+    );
+    return fromInfo(result.res);
+  }
+
+  #base(
+    method: AliRequestParams['method'],
+    location: ObjectLocation,
+    headers: Record<string, string>,
+    options: CallOptions,
+    query?: Readonly<Record<string, string>>,
+  ): AliRequestParams {
+    checkKey(location);
+    const params: AliRequestParams = { object: location.key, bucket: location.bucket, method, headers, successStatuses: [200] };
+    if (query !== undefined && Object.keys(query).length > 0) params.subres = { ...query };
+    if (options.timeout !== undefined) params.timeout = options.timeout;
+    return params;
+  }
+
+  /** Runs one request through the client's request layer, with abort hooks; converts every failure. */
+  async #call(
+    what: string,
+    location: ObjectLocation,
+    options: CallOptions,
+    params: AliRequestParams,
+    uploadStream?: Readable,
+  ): Promise<AliRawResult> {
+    return this.#viaClient(what, location, options, async (client) => client.request(params), uploadStream);
+  }
+
+  async #viaClient<T>(
+    what: string,
+    location: ObjectLocation,
+    options: CallOptions,
+    run: (client: AliOssInternals) => Promise<T>,
+    uploadStream?: Readable,
+  ): Promise<T> {
+    const signal = options.signal;
+    throwIfAborted(signal, what);
+    // An upload body that fails (our encryption checks, the caller's source) reaches ali-oss as a generic request
+    // error: keep the original to report it.
+    let bodyError: unknown;
+    uploadStream?.once('error', (e: unknown) => {
+      bodyError = e;
+    });
+    const live = new Set<ClientRequest>();
+    const kill = (): void => {
+      const error = abortedError(what, signal);
+      for (const req of live) req.destroy(error);
+      uploadStream?.destroy(error);
+    };
+    const client = this.#derive(location.bucket, signal === undefined ? undefined : live, signal);
+    const detach = onAbort(signal, kill);
+    try {
+      return await run(client);
+    } catch (e) {
+      uploadStream?.destroy();
+      if (signal?.aborted === true) throw abortedError(what, signal);
+      if (bodyError instanceof CseError) throw bodyError;
+      if (bodyError !== undefined) {
+        throw new CseError(ErrorCode.IO, `${what}: reading the body failed: ${errorMessage(bodyError)}`, {
+          ...(location.key === '' ? {} : { object: location.key }),
+          cause: bodyError,
+        });
+      }
+      throw convertError(e, what, location, signal);
+    } finally {
+      detach();
+    }
+  }
+
+  /** A per-call view of the client: bucket, User-Agent and abortable agents. */
+  #derive(bucket: string, live: Set<ClientRequest> | undefined, signal: AbortSignal | undefined): AliOssInternals {
+    const base = this.#client;
+    const view = Object.create(base) as AliOssInternals;
+    if (bucket !== base.options.bucket) {
+      // Reads see the other bucket; writes (STS refresh) still land in the real options.
+      view.options = new Proxy(base.options, {
+        get: (target, prop, receiver) => (prop === 'bucket' ? bucket : Reflect.get(target, prop, receiver) as unknown),
+      });
+    }
+    // ali-oss records the STS refresh time on `this`: keep it on the real client.
+    Object.defineProperty(view, 'stsTokenFreshTime', {
+      get: () => base.stsTokenFreshTime,
+      set: (v: unknown) => {
+        base.stsTokenFreshTime = v;
+      },
+    });
+    if (this.#userAgent !== undefined) view.userAgent = this.#userAgent;
+    if (live !== undefined) {
+      for (const name of ['agent', 'httpsAgent'] as const) {
+        const agent = base[name];
+        if (agent === undefined || typeof agent.addRequest !== 'function') continue;
+        const hooked = Object.create(agent) as AgentLike;
+        hooked.addRequest = (req: ClientRequest, opts: unknown): void => {
+          if (signal?.aborted === true) {
+            req.destroy(abortedError('request', signal));
+          } else {
+            live.add(req);
+            req.once('close', () => live.delete(req));
+          }
+          agent.addRequest(req, opts);
+        };
+        view[name] = hooked;
+      }
+    }
+    return view;
+  }
+}
+
+function listed(o: AliListedObject): ListedObject {
+  return {
+    name: o.name,
+    size: o.size,
+    etag: o.etag,
+    lastModified: o.lastModified,
+    type: o.type,
+    storageClass: o.storageClass,
+    owner: o.owner ?? null,
+  };
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function timeoutOption(options: CallOptions): { timeout?: number } {
+  return options.timeout === undefined ? {} : { timeout: options.timeout };
+}
+
+function describe(location: ObjectLocation): string {
+  return `oss://${location.bucket}/${location.key}`;
+}
+
+function checkKey(location: ObjectLocation): void {
+  if (typeof location.bucket !== 'string' || location.bucket === '') {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, 'no bucket: set `bucket` on the ali-oss client or pass options.bucket');
+  }
+  if (typeof location.key !== 'string' || location.key.replace(/^\/+/, '') === '') {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, `expected a non-empty object key, got ${JSON.stringify(location.key)}`);
+  }
+}
+
+/** Lower-case names, single string values. */
+export function normaliseHeaders(raw: Readonly<Record<string, unknown>>): ResponseHeaders {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined || value === null) continue;
+    out[name.toLowerCase()] = Array.isArray(value) ? value.map(String).join(', ') : headerText(value);
+  }
+  return out;
+}
+
+function headerText(value: unknown): string {
+  return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : JSON.stringify(value);
+}
+
+function toStoreResponse(result: AliRawResult): StoreResponse {
+  const headers = normaliseHeaders(result.headers);
+  const raw = result.res as unknown as Partial<ResponseInfo> | undefined;
+  const res: ResponseInfo =
+    raw !== undefined && typeof raw === 'object' && typeof raw.status === 'number'
+      ? { ...raw, status: result.status, headers }
+      : { status: result.status, headers };
+  return { status: result.status, headers, requestId: headers[OssHeader.REQUEST_ID], res };
+}
+
+function fromInfo(info: ResponseInfo): StoreResponse {
+  const headers = normaliseHeaders(info.headers);
+  return { status: info.status, headers, requestId: headers[OssHeader.REQUEST_ID], res: { ...info, headers } };
+}
+
+async function readBounded(stream: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= limit) break;
+    }
+  } catch {
+    // A broken error body still leaves us the status and headers.
+  } finally {
+    stream.destroy();
+  }
+  return Buffer.concat(chunks).subarray(0, limit);
+}
+
+/** Network-level failures worth retrying (ali-oss reports them with status -1 or -2, or Node error codes). */
+const RETRYABLE_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'RequestError',
+  'ConnectionTimeoutError',
+  'ResponseTimeoutError',
+  'ResponseError',
+  'SocketAssignTimeoutError',
+]);
+
+/**
+ * Converts whatever `ali-oss` (or the network) threw into our error types.
+ * @internal
+ */
+export function convertError(e: unknown, what: string, location: ObjectLocation, signal: AbortSignal | undefined): CseError {
+  if (e instanceof CseError) return e;
+  if (signal?.aborted === true) return abortedError(what, signal);
+  const err = (typeof e === 'object' && e !== null ? e : {}) as AliError;
+  const status = typeof err.status === 'number' ? err.status : undefined;
+  const code = typeof err.code === 'string' && err.code !== '' ? err.code : undefined;
+  const requestId = typeof err.requestId === 'string' && err.requestId !== '' ? err.requestId : undefined;
+  const object = location.key === '' ? {} : { object: location.key };
+  const message = typeof err.message === 'string' ? err.message : String(e);
+  if (status === 416 || code === 'InvalidRange') {
+    return new CseError(ErrorCode.RANGE_NOT_SATISFIABLE, `${what}: the requested range is not satisfiable (${message})`, {
+      ...object,
+      cause: e,
+    });
+  }
+  const network = status === undefined || status < 100;
+  const retryable = network || (status >= 500 && status !== 501) || status === 429 || (code !== undefined && RETRYABLE_CODES.has(code));
+  const parts = [
+    `${what} failed`,
+    network ? '' : ` with HTTP ${status}`,
+    code === undefined ? '' : ` ${code}`,
+    `: ${message}`,
+    requestId === undefined ? '' : ` (request id ${requestId})`,
+  ];
+  return new TransferError(parts.join(''), {
+    ...object,
+    ...(status === undefined || network ? {} : { status }),
+    ...(code === undefined ? {} : { ossCode: code }),
+    ...(requestId === undefined ? {} : { requestId }),
+    retryable,
+    cause: e,
+  });
+}

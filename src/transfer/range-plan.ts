@@ -1,0 +1,132 @@
+/**
+ * Planning a read so that an encrypted object answers exactly what a plain client would get for the same request on
+ * the plaintext, in one request (FORMAT.md §5.2, `oss-go-java.md` §6 "Recommendation for TS").
+ *
+ * 1. {@link planRead}: what to send. A `bytes=a-b` or `bytes=a-` range is sent with its start rounded down to a
+ *    multiple of 16 (as the peers do; CTR itself does not need it) and its end unchanged; a suffix `bytes=-n` and
+ *    anything OSS would ignore are sent unchanged.
+ * 2. {@link planServe}: what to return, from what the *response* says it carries (its `Content-Range`, or the whole
+ *    object when it has none), never from what we asked for. The caller's own view is `resolveRange(caller's range,
+ *    object size, standard)`; if the received bytes contain it, it is cut out of them; otherwise a second request
+ *    is needed.
+ *
+ * When a second request happens (the only case): default range behaviour, an open range `bytes=a-` whose start lies
+ * in the last, partial 16-byte block's tail *past* the end of the object (`size ≤ a < ceil16(size)`). OSS ignores
+ * the caller's range (start past the end → whole object), but honours our widened one (its aligned start is inside
+ * the object), so the first answer holds only the tail of the object and the whole object must be fetched again.
+ * A bounded range `a-b` never needs it: OSS decides on the end, which we send unchanged; with
+ * `x-oss-range-behavior: standard` the answer is computed from the first response's total size.
+ *
+ * @packageDocumentation
+ */
+
+import { CseError, ErrorCode } from '../errors.js';
+import { BLOCK_SIZE } from '../format/layout.js';
+import { formatContentRange, parseRangeHeader, resolveRange, type ByteRange } from '../format/range.js';
+
+/** A read as the caller asked for it, and the Range header to send for it. */
+export interface ReadPlan {
+  /** The caller's range (`undefined`: no Range header at all). */
+  readonly range: ByteRange | undefined;
+  /** Whether `x-oss-range-behavior: standard` is sent. */
+  readonly standard: boolean;
+  /** The Range header value to send (`undefined`: none). */
+  readonly sendRange: string | undefined;
+}
+
+/**
+ * Plans the request for a caller's `Range` header value.
+ *
+ * @param rangeHeader - the caller's Range value, or `undefined`
+ * @param standard - whether the caller sends `x-oss-range-behavior: standard`
+ * @throws CseError ERR_CSE_INVALID_ARGUMENT for several ranges in one header (`bytes=0-9,20-29`): the OSS
+ *   documentation gives two different answers for them (FORMAT.md §5.1), so we refuse rather than guess
+ */
+export function planRead(rangeHeader: string | undefined, standard: boolean): ReadPlan {
+  if (rangeHeader === undefined) return { range: undefined, standard, sendRange: undefined };
+  const range = parseRangeHeader(rangeHeader);
+  switch (range.kind) {
+    case 'invalid':
+      if (range.reason === 'multiple') {
+        throw new CseError(
+          ErrorCode.INVALID_ARGUMENT,
+          `several ranges in one Range header (${JSON.stringify(rangeHeader)}) are not supported: OSS documents ` +
+            'two different answers for them; read each range separately',
+          { header: 'range' },
+        );
+      }
+      // OSS ignores it: send it unchanged so that the answer is OSS's own.
+      return { range, standard, sendRange: rangeHeader };
+    case 'bounded':
+      return { range, standard, sendRange: `bytes=${alignDown(range.start)}-${range.end}` };
+    case 'from':
+      return { range, standard, sendRange: `bytes=${alignDown(range.start)}-` };
+    case 'suffix':
+      return { range, standard, sendRange: `bytes=-${range.length}` };
+  }
+}
+
+function alignDown(n: number): number {
+  return n - (n % BLOCK_SIZE);
+}
+
+/** What a response carries: the inclusive interval `[start, end]` of an object of `total` bytes. */
+export interface FetchedSpan {
+  /** First byte carried. */
+  readonly start: number;
+  /** Last byte carried, inclusive (`start - 1` when nothing is carried, e.g. an empty object). */
+  readonly end: number;
+  /** The object's size. */
+  readonly total: number;
+  /** True when the response is a 206 with a `Content-Range`; false for a whole-object answer. */
+  readonly partial: boolean;
+}
+
+/** How to answer the caller from a response. */
+export type ServePlan =
+  | {
+      readonly kind: 'serve';
+      /** The status a plain client gets. */
+      readonly status: 200 | 206;
+      /** Bytes to drop from the start of the received body. */
+      readonly skip: number;
+      /** Bytes to return after that. */
+      readonly length: number;
+      /** The caller's `Content-Range` (206 only). */
+      readonly contentRange: string | undefined;
+      /** The first returned byte's offset in the object. */
+      readonly start: number;
+      /** The object's size. */
+      readonly total: number;
+      /** True when the returned bytes are the whole object (whole-object integrity checks apply). */
+      readonly complete: boolean;
+    }
+  | { readonly kind: 'refetch' }
+  | { readonly kind: 'unsatisfiable'; readonly total: number };
+
+/**
+ * Decides what to return for `plan` given what the response carries.
+ *
+ * @param plan - from {@link planRead}
+ * @param fetched - the response's span (from its `Content-Range`, or the whole object)
+ * @returns serve (with the bytes to skip and keep), refetch (the caller's answer is not inside what arrived), or
+ *   unsatisfiable (a plain client gets 416)
+ */
+export function planServe(plan: ReadPlan, fetched: FetchedSpan): ServePlan {
+  const total = fetched.total;
+  const view = plan.range === undefined ? ({ status: 200 } as const) : resolveRange(plan.range, total, plan.standard);
+  if (view.status === 416) return { kind: 'unsatisfiable', total };
+  const start = view.status === 206 ? view.start : 0;
+  const end = view.status === 206 ? view.end : total - 1;
+  if (start < fetched.start || end > fetched.end) return { kind: 'refetch' };
+  return {
+    kind: 'serve',
+    status: view.status,
+    skip: start - fetched.start,
+    length: end - start + 1,
+    contentRange: view.status === 206 ? formatContentRange(start, end, total) : undefined,
+    start,
+    total,
+    complete: start === 0 && end === total - 1,
+  };
+}
