@@ -38,6 +38,7 @@ export const ErrorCodes = {
   NotImplemented: [501, 'A header or query you provided implies functionality that is not implemented.'],
   PreconditionFailed: [412, 'At least one of the pre-conditions you specified did not hold.'],
   RequestTimeTooSkewed: [403, 'The difference between the request time and the current time is too large.'],
+  ServiceUnavailable: [503, 'The service is temporarily unavailable. Please try again later.'],
   SignatureDoesNotMatch: [403, 'The request signature we calculated does not match the signature you provided. Check your key and signing method.'],
   TooManyBuckets: [400, 'You have attempted to create more buckets than allowed.'],
 } as const satisfies Record<string, readonly [number, string]>;

@@ -9,6 +9,7 @@ import type * as http from 'node:http';
 import { authenticate } from './auth.js';
 import type { Owner, RequestContext } from './context.js';
 import { OssError, renderError } from './errors.js';
+import type { FaultInjector } from './faults.js';
 import type { KmsService } from './kms/index.js';
 import { parseTarget } from './request.js';
 import { route } from './router.js';
@@ -24,6 +25,8 @@ export interface ListenerState {
   readonly kms: KmsService | undefined;
   /** Where unexpected errors are reported. */
   readonly log: (line: string) => void;
+  /** TEST-ONLY fault injection (`startServer({ faults })`); absent in normal operation. */
+  readonly faults?: FaultInjector | undefined;
 }
 
 /** @returns a request id in OSS's shape (24 uppercase hex digits) */
@@ -110,6 +113,8 @@ async function handle(state: ListenerState, req: http.IncomingMessage, res: http
       region: state.region,
       now,
     };
+    // Only after authentication, and never for KMS: a fault is something that happens to a valid OSS request.
+    if (state.faults !== undefined) await state.faults.intercept(ctx);
     await route(ctx);
   } catch (e) {
     if (e instanceof OssError) {

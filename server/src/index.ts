@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateCredentials, loadOrCreateCredentials, type Credentials } from './credentials.js';
+import { createFaultInjector, type FaultController, type FaultPlan } from './faults.js';
 import { createListener } from './http.js';
 import { createKmsService, type KmsService } from './kms/index.js';
 import { FsStore } from './store/fs-store.js';
@@ -23,6 +24,24 @@ import type { Store } from './store/types.js';
 import { isValidBucketName } from './validate.js';
 
 export type { Credentials } from './credentials.js';
+export {
+  DEFAULT_RANDOM_KINDS,
+  FAULT_KINDS,
+  FAULT_OPERATIONS,
+  MAX_EXTRA_BYTES,
+  MAX_SLOW_MS,
+  mulberry32,
+  type Fault,
+  type FaultController,
+  type FaultKind,
+  type FaultLogEntry,
+  type FaultOperation,
+  type FaultPlan,
+  type FaultRule,
+  type FaultStats,
+  type FaultTarget,
+  type RandomFaultSchedule,
+} from './faults.js';
 
 /** Options of {@link startServer}. */
 export interface ServerOptions {
@@ -47,6 +66,12 @@ export interface ServerOptions {
   readonly region?: string;
   /** Where unexpected internal errors are reported. Default: standard error. */
   readonly log?: (line: string) => void;
+  /**
+   * TEST ONLY: arms fault injection (CONFORMANCE.md "Fault injection (test-only)") with this initial plan; `{}` arms
+   * it with nothing scheduled. Without this option the server has no fault hook at all and `server.faults` is
+   * undefined. The CLI never sets it.
+   */
+  readonly faults?: FaultPlan;
 }
 
 /** A running server. */
@@ -63,6 +88,11 @@ export interface RunningServer {
   readonly credentialsGenerated: boolean;
   /** The data directory (absent in memory mode). */
   readonly dataDir?: string;
+  /**
+   * TEST ONLY: the fault-injection controller (`set(plan)`, `clear()`, `log()`, `resetLog()`, `stats()`), present
+   * only when the server was started with the `faults` option.
+   */
+  readonly faults?: FaultController;
   /** Stops listening, drops open connections and releases the data directory. */
   close(): Promise<void>;
 }
@@ -73,12 +103,30 @@ function ownerFor(credentials: Credentials): { id: string; displayName: string }
   return { id, displayName: id };
 }
 
+/** The test-facing part of the injector (without the listener's hook). */
+function controllerOf(injector: FaultController): FaultController {
+  return {
+    set: (plan) => {
+      injector.set(plan);
+    },
+    clear: () => {
+      injector.clear();
+    },
+    log: () => injector.log(),
+    resetLog: () => {
+      injector.resetLog();
+    },
+    stats: () => injector.stats(),
+  };
+}
+
 /**
  * Starts the server.
  * @param options - address, storage, credentials, buckets
  * @returns the running server
  * @throws Error when neither `dataDir` nor `memory` is given, a bucket name is invalid, the data directory is in use
  *   by another live server, or the address cannot be bound
+ * @throws RangeError when the `faults` plan is malformed
  */
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const memory = options.memory === true;
@@ -91,6 +139,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const host = options.host ?? '127.0.0.1';
   const region = options.region ?? 'cn-hangzhou';
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  // Validated before anything is opened, so a bad plan leaves nothing behind.
+  const faults = options.faults === undefined ? undefined : createFaultInjector(options.faults);
 
   let credentials: Credentials;
   let credentialsGenerated = false;
@@ -129,6 +179,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       region,
       kms,
       log,
+      faults,
     });
     // Uploads may be large and slow: no whole-request timeout; headers must still arrive promptly.
     const srv = http.createServer({ maxHeaderSize: 64 * 1024, requestTimeout: 0, headersTimeout: 60_000 }, listener);
@@ -157,6 +208,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     credentials,
     credentialsGenerated,
     ...(memory ? {} : { dataDir: options.dataDir ?? '' }),
+    ...(faults === undefined ? {} : { faults: controllerOf(faults) }),
     close: async () => {
       const srv = server;
       closing ??= (async () => {
