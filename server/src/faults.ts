@@ -615,9 +615,10 @@ function describeFault(fault: Fault): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Applying faults
 
+/** A delay that does not keep the process alive on its own (a closed server must not wait out a slow fault). */
 const sleep = async (ms: number): Promise<void> =>
   new Promise((resolve) => {
-    setTimeout(resolve, ms);
+    setTimeout(resolve, ms).unref();
   });
 
 /** Resets the connection (TCP RST where Node allows it, so the peer sees ECONNRESET). */
@@ -639,7 +640,8 @@ function resetRequestBody(req: http.IncomingMessage, afterBytes: number): void {
     fired = true;
     resetSocket(req.socket);
   };
-  if (received >= afterBytes && afterBytes === 0) {
+  if (received >= afterBytes || req.complete) {
+    // Nothing (more) to wait for: the handler has not read a byte yet, so resetting now still cuts the upload.
     fire();
     return;
   }
