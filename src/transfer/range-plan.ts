@@ -2,13 +2,14 @@
  * Planning a read so that an encrypted object answers exactly what a plain client would get for the same request on
  * the plaintext, in one request (FORMAT.md §5.2, `oss-go-java.md` §6 "Recommendation for TS").
  *
- * 1. {@link planRead}: what to send. A `bytes=a-b` or `bytes=a-` range is sent with its start rounded down to a
- *    multiple of 16 (as the peers do; CTR itself does not need it) and its end unchanged; a suffix `bytes=-n` and
- *    anything OSS would ignore are sent unchanged.
+ * 1. {@link planRead}: what to send. A `bytes=a-b` or `bytes=a-` range whose start is not a multiple of 16 is sent
+ *    with its start rounded down (as the peers do; CTR itself does not need it) and its end unchanged. Everything
+ *    else (no range, an aligned start, a suffix `bytes=-n`, a value OSS ignores) is sent exactly as the caller
+ *    wrote it, and its answer is served as it is: it *is* what a plain client gets.
  * 2. {@link planServe}: what to return, from what the *response* says it carries (its `Content-Range`, or the whole
- *    object when it has none), never from what we asked for. The caller's own view is `resolveRange(caller's range,
- *    object size, standard)`; if the received bytes contain it, it is cut out of them; otherwise a second request
- *    is needed.
+ *    object when it has none), never from what we asked for. For a widened range the caller's own view is
+ *    `resolveRange(caller's range, object size, standard)` (FORMAT.md §5.1); if the received bytes contain it, it is
+ *    cut out of them; otherwise a second request is needed.
  *
  * When a second request happens (the only case): default range behaviour, an open range `bytes=a-` whose start lies
  * in the last, partial 16-byte block's tail *past* the end of the object (`size ≤ a < ceil16(size)`). OSS ignores
@@ -32,6 +33,11 @@ export interface ReadPlan {
   readonly standard: boolean;
   /** The Range header value to send (`undefined`: none). */
   readonly sendRange: string | undefined;
+  /**
+   * True when `sendRange` is the caller's own header, unchanged (no range, a suffix, an aligned start, or a value
+   * OSS ignores): the response is then exactly what a plain client gets, and is served as it is.
+   */
+  readonly exact: boolean;
 }
 
 /**
@@ -43,8 +49,9 @@ export interface ReadPlan {
  *   documentation gives two different answers for them (FORMAT.md §5.1), so we refuse rather than guess
  */
 export function planRead(rangeHeader: string | undefined, standard: boolean): ReadPlan {
-  if (rangeHeader === undefined) return { range: undefined, standard, sendRange: undefined };
+  if (rangeHeader === undefined) return { range: undefined, standard, sendRange: undefined, exact: true };
   const range = parseRangeHeader(rangeHeader);
+  const unchanged: ReadPlan = { range, standard, sendRange: rangeHeader, exact: true };
   switch (range.kind) {
     case 'invalid':
       if (range.reason === 'multiple') {
@@ -55,14 +62,16 @@ export function planRead(rangeHeader: string | undefined, standard: boolean): Re
           { header: 'range' },
         );
       }
-      // OSS ignores it: send it unchanged so that the answer is OSS's own.
-      return { range, standard, sendRange: rangeHeader };
-    case 'bounded':
-      return { range, standard, sendRange: `bytes=${alignDown(range.start)}-${range.end}` };
-    case 'from':
-      return { range, standard, sendRange: `bytes=${alignDown(range.start)}-` };
+      // Sent unchanged: whatever OSS makes of it is the answer.
+      return unchanged;
     case 'suffix':
-      return { range, standard, sendRange: `bytes=-${range.length}` };
+      return unchanged;
+    case 'bounded':
+      if (range.start % BLOCK_SIZE === 0) return unchanged;
+      return { range, standard, sendRange: `bytes=${alignDown(range.start)}-${range.end}`, exact: false };
+    case 'from':
+      if (range.start % BLOCK_SIZE === 0) return unchanged;
+      return { range, standard, sendRange: `bytes=${alignDown(range.start)}-`, exact: false };
   }
 }
 
@@ -114,6 +123,20 @@ export type ServePlan =
  */
 export function planServe(plan: ReadPlan, fetched: FetchedSpan): ServePlan {
   const total = fetched.total;
+  if (plan.exact) {
+    // The caller's own request: serve the response as it is.
+    const length = fetched.end - fetched.start + 1;
+    return {
+      kind: 'serve',
+      status: fetched.partial ? 206 : 200,
+      skip: 0,
+      length,
+      contentRange: fetched.partial ? formatContentRange(fetched.start, fetched.end, total) : undefined,
+      start: fetched.start,
+      total,
+      complete: fetched.start === 0 && fetched.end === total - 1,
+    };
+  }
   const view = plan.range === undefined ? ({ status: 200 } as const) : resolveRange(plan.range, total, plan.standard);
   if (view.status === 416) return { kind: 'unsatisfiable', total };
   const start = view.status === 206 ? view.start : 0;
