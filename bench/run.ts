@@ -72,7 +72,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
 
   log(
     `oss-cse bench (${options.mode}): ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, ` +
-      `OpenSSL ${machine.openssl}, load ${machine.loadAverageAtStart.join(' ')}`,
+      `OpenSSL ${machine.openssl}, load ${machine.loadAverageAtStart.join(' ')}, fresh memory ${machine.memoryFirstTouchMBps} MB/s ` +
+      `(rewrite ${machine.memoryRewriteMBps} MB/s)`,
   );
   try {
     for (const group of ROW_GROUPS) {

@@ -40,6 +40,16 @@ export function ratioCell(r: RowResult): string {
   return `${num(r.ratio.median)} [${num(r.ratio.min)}–${num(r.ratio.max)}]`;
 }
 
+/** A side's speed: MB/s or op/s, or milliseconds per operation for objects under 1 MiB (a rate means little there). */
+function rateCell(r: RowResult, side: 'subject' | 'baseline'): string {
+  if (r.unit === 'B' && r.workPerUnit < 1024 * 1024) {
+    const s = side === 'subject' ? r.subjectSecondsPerUnit : r.baselineSecondsPerUnit;
+    const ms = s.median * 1000;
+    return `${ms >= 10 ? ms.toFixed(1) : ms.toFixed(2)} ms/op`;
+  }
+  return formatRate(side === 'subject' ? r.subjectRate.median : r.baselineRate.median, r.unit);
+}
+
 function targetCell(r: RowResult): string {
   if (r.target === undefined) return '';
   return `${r.target.met ? 'met' : 'MISSED'} (${r.target.op} ${r.target.value})`;
@@ -67,8 +77,8 @@ const COLUMNS: readonly Column[] = [
   { head: 'row', cell: (r) => r.label },
   { head: 'ratio median [min–max]', cell: ratioCell },
   { head: 'reads', cell: (r) => (r.metric === 'speed' ? 'speed÷base' : 'time÷base') },
-  { head: 'subject', cell: (r) => formatRate(r.subjectRate.median, r.unit) },
-  { head: 'baseline', cell: (r) => formatRate(r.baselineRate.median, r.unit) },
+  { head: 'subject', cell: (r) => rateCell(r, 'subject') },
+  { head: 'baseline', cell: (r) => rateCell(r, 'baseline') },
   { head: 'target', cell: targetCell },
   { head: 'also', cell: extrasCell },
 ];
@@ -96,7 +106,7 @@ export function progressLine(r: RowResult): string {
   const extras = extrasCell(r);
   return (
     `  ${r.id}: ${ratioCell(r)} ${r.metric === 'speed' ? 'speed÷base' : 'time÷base'}; ` +
-    `${formatRate(r.subjectRate.median, r.unit)} vs ${formatRate(r.baselineRate.median, r.unit)}` +
+    `${rateCell(r, 'subject')} vs ${rateCell(r, 'baseline')}` +
     (target === '' ? '' : `; target ${target}`) +
     (extras === '' ? '' : `; ${extras}`)
   );
@@ -114,7 +124,8 @@ export function markdown(report: BenchReport): string {
       `${report.options.warmup} warm-up; median [min–max] of per-pair ratios).`,
     '',
     `Machine: ${m.cpuModel}, ${m.cores} cores${m.aesNi === true ? ' (AES-NI)' : ''}, ${formatSize(m.memoryBytes)} RAM, ` +
-      `${m.platform}/${m.arch} ${m.kernel}, Node ${m.node}, OpenSSL ${m.openssl}; load average at start ` +
+      `${m.platform}/${m.arch} ${m.kernel}, Node ${m.node}, OpenSSL ${m.openssl}; writing fresh memory ` +
+      `${m.memoryFirstTouchMBps} MB/s (again: ${m.memoryRewriteMBps} MB/s); load average at start ` +
       `${m.loadAverageAtStart.join(' / ')}, at end ${report.loadAverageAtEnd.join(' / ')}.`,
     '',
     `- speed÷base: ${LEGEND.speed}`,
@@ -132,8 +143,8 @@ export function markdown(report: BenchReport): string {
         r.baseline,
         ratioCell(r),
         r.metric === 'speed' ? 'speed÷base' : 'time÷base',
-        formatRate(r.subjectRate.median, r.unit),
-        formatRate(r.baselineRate.median, r.unit),
+        rateCell(r, 'subject'),
+        rateCell(r, 'baseline'),
         targetCell(r),
         extrasCell(r),
       ]

@@ -11,7 +11,7 @@ import { formatSize } from './units.js';
 const ROW_H = 22;
 const LABEL_W = 430;
 const PLOT_W = 520;
-const VALUE_W = 170;
+const VALUE_W = 220;
 const PAD = 16;
 const WIDTH = PAD + LABEL_W + PLOT_W + VALUE_W + PAD;
 /** Ratios beyond this are drawn to the edge, with an arrow. */

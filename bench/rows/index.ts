@@ -3,9 +3,10 @@
 import type { RowGroup } from '../lib/context.js';
 import { cipherRows } from './cipher.js';
 import { crc64Rows } from './crc64.js';
+import { e2eRows } from './e2e.js';
 import { kmsRows } from './kms.js';
 import { rsaRows } from './rsa.js';
 import { serverRows } from './server.js';
 
 /** All row groups. */
-export const ROW_GROUPS: readonly RowGroup[] = [cipherRows, crc64Rows, rsaRows, kmsRows, serverRows];
+export const ROW_GROUPS: readonly RowGroup[] = [cipherRows, crc64Rows, rsaRows, kmsRows, serverRows, e2eRows];
