@@ -14,14 +14,17 @@ export const BUCKET = 'client-e2e';
 export class CountingAgent extends http.Agent {
   count = 0;
   readonly log: string[] = [];
+  /** The User-Agent of each request. */
+  readonly userAgents: string[] = [];
   constructor() {
     super({ keepAlive: true });
   }
-  override addRequest(req: http.ClientRequest, options: http.RequestOptions): void {
+  // `addRequest` is how a ClientRequest hands itself to its agent (not in @types/node).
+  addRequest(req: http.ClientRequest, options: http.RequestOptions): void {
     this.count++;
     this.log.push(`${req.method} ${req.path}`);
-    // @ts-expect-error addRequest exists on http.Agent at runtime (it is how ClientRequest hands itself over)
-    super.addRequest(req, options);
+    this.userAgents.push(String(req.getHeader('user-agent')));
+    (http.Agent.prototype as unknown as { addRequest(r: http.ClientRequest, o: http.RequestOptions): void }).addRequest.call(this, req, options);
   }
 }
 
