@@ -15,6 +15,8 @@ export interface Sample {
   readonly peakRssBytes?: number;
   /** HTTP requests the server saw during the run. */
   readonly requests?: number;
+  /** Minor page faults of this process during the run (filled in by the harness; 0 for work done in a child). */
+  readonly minorFaults?: number;
 }
 
 /**
@@ -101,6 +103,12 @@ export interface RowResult {
   /** Peak RSS (bytes) when the sides report it. */
   readonly subjectPeakRssBytes?: Spread;
   readonly baselinePeakRssBytes?: Spread;
+  /**
+   * Fresh memory touched per unit of work in this process (minor page faults × 4 KiB, median over runs): on machines
+   * where first touch is slow (see MachineInfo.memoryFirstTouchMBps) this explains many big-object differences.
+   */
+  readonly subjectFaultBytesPerUnit: number;
+  readonly baselineFaultBytesPerUnit: number;
   /** HTTP requests per unit of work when the sides report it. */
   readonly subjectRequestsPerUnit?: number;
   readonly baselineRequestsPerUnit?: number;
@@ -131,7 +139,9 @@ export async function timed(work: () => unknown): Promise<number> {
 
 async function runSide(side: Side, batch: number): Promise<Sample> {
   collectGarbage();
-  return asSample(await side(batch));
+  const before = process.resourceUsage().minorPageFault;
+  const sample = asSample(await side(batch));
+  return { ...sample, minorFaults: process.resourceUsage().minorPageFault - before };
 }
 
 /**
@@ -171,6 +181,7 @@ export async function compare(c: Comparison, settings: MeasureSettings): Promise
     const values = ss.map((s) => s.requests).filter((v): v is number => v !== undefined);
     return values.length === ss.length ? spread(values).median / batch : undefined;
   };
+  const faultBytes = (ss: Sample[]): number => spread(ss.map((s) => ((s.minorFaults ?? 0) * 4096) / batch)).median;
   const subjectPeak = peak(as);
   const baselinePeak = peak(bs);
   const subjectRequests = requests(as);
@@ -192,6 +203,8 @@ export async function compare(c: Comparison, settings: MeasureSettings): Promise
     baselineRate: spread(bs.map((s) => work / s.seconds)),
     subjectSecondsPerUnit: spread(as.map((s) => s.seconds / batch)),
     baselineSecondsPerUnit: spread(bs.map((s) => s.seconds / batch)),
+    subjectFaultBytesPerUnit: faultBytes(as),
+    baselineFaultBytesPerUnit: faultBytes(bs),
     ...(subjectPeak === undefined ? {} : { subjectPeakRssBytes: subjectPeak }),
     ...(baselinePeak === undefined ? {} : { baselinePeakRssBytes: baselinePeak }),
     ...(subjectRequests === undefined ? {} : { subjectRequestsPerUnit: subjectRequests }),

@@ -65,6 +65,10 @@ function extrasCell(r: RowResult): string {
     const f = (x: { median: number } | undefined): string => (x === undefined ? '?' : formatSize(Math.round(x.median / 1024) * 1024));
     parts.push(`peak RSS ${f(r.subjectPeakRssBytes)} vs ${f(r.baselinePeakRssBytes)}`);
   }
+  if (r.workPerUnit >= 1024 * 1024 && Math.max(r.subjectFaultBytesPerUnit, r.baselineFaultBytesPerUnit) >= 1024 * 1024) {
+    const mib = (x: number): string => `${Math.round(x / 1048576)}`;
+    parts.push(`fresh MiB/op ${mib(r.subjectFaultBytesPerUnit)} vs ${mib(r.baselineFaultBytesPerUnit)}`);
+  }
   return parts.join('; ');
 }
 
