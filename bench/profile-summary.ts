@@ -4,8 +4,8 @@
  *
  * Usage: node --import tsx bench/profile-summary.ts [--top N] [--callers NAME [--depth D]] FILE.cpuprofile [...]
  *
- * Profile a run with: npm run bench -- --only e2e --sizes 256MiB   after setting
- * NODE_OPTIONS="--cpu-prof --cpu-prof-dir=.tmp/prof" (children are profiled too, one file per process and thread).
+ * Profile a run with: node --expose-gc --cpu-prof --cpu-prof-dir=.tmp/prof --import tsx bench/run.ts --only e2e
+ * (children inherit the flags: one file per process and thread). Node 20 refuses --cpu-prof in NODE_OPTIONS.
  */
 
 import { readFileSync } from 'node:fs';

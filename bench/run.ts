@@ -31,6 +31,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     warmup: options.warmup,
     minSampleMs: options.minSampleMs,
     maxBatch: 100_000,
+    cpuRuns: options.cpuRuns,
+    cpuSampleMs: options.cpuSampleMs,
   };
   const results: RowResult[] = [];
   const skipped: SkippedRow[] = [];
@@ -39,7 +41,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const log = (line: string): void => {
     process.stderr.write(line + '\n');
   };
-  if (options.runs < 5) notes.push(`only ${options.runs} runs per row: the issue asks for at least 5 for a reported figure`);
+  if (Math.min(options.runs, options.cpuRuns) < 5) {
+    notes.push(`only ${Math.min(options.runs, options.cpuRuns)} runs per row: the issue asks for at least 5 for a reported figure`);
+  }
   if ((globalThis as { gc?: unknown }).gc === undefined) notes.push('started without --expose-gc: no collection between runs');
 
   const ctx: BenchContext = {

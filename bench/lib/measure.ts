@@ -59,6 +59,11 @@ export interface Comparison {
   readonly workPerUnit: number;
   readonly a: Side;
   readonly b: Side;
+  /**
+   * In-process CPU work (cipher, CRC, RSA, …): cheap to repeat, and short, so it gets more and shorter runs
+   * (`MeasureSettings.cpuRuns`, `cpuSampleMs`): short adjacent runs are hit alike by a burst of other load.
+   */
+  readonly cpuBound?: boolean;
   /** Units per timed run; `auto` (default) sizes the batch so one run lasts about `minSampleMs`. */
   readonly batch?: number | 'auto';
   readonly target?: Target;
@@ -76,6 +81,9 @@ export interface MeasureSettings {
   readonly minSampleMs: number;
   /** Largest automatic batch. */
   readonly maxBatch: number;
+  /** Measured pairs and target run length of `cpuBound` comparisons. */
+  readonly cpuRuns: number;
+  readonly cpuSampleMs: number;
 }
 
 /** A measured comparison. */
@@ -148,7 +156,8 @@ async function runSide(side: Side, batch: number): Promise<Sample> {
  * Measures A against B: warm-up pairs, batch sizing, then `runs` interleaved pairs A B A B ….
  * @throws Error when a side throws or reports a non-positive time
  */
-export async function compare(c: Comparison, settings: MeasureSettings): Promise<RowResult> {
+export async function compare(c: Comparison, given: MeasureSettings): Promise<RowResult> {
+  const settings = c.cpuBound === true ? { ...given, runs: given.cpuRuns, minSampleMs: given.cpuSampleMs } : given;
   let batch = typeof c.batch === 'number' ? c.batch : 1;
   for (let i = 0; i < settings.warmup; i++) {
     await runSide(c.a, batch);

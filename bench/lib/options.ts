@@ -12,6 +12,9 @@ export interface BenchOptions {
   readonly warmup: number;
   /** Automatic batches aim at timed runs of about this many milliseconds. */
   readonly minSampleMs: number;
+  /** Runs and run length of in-process CPU rows (cipher, CRC-64, RSA, KMS). */
+  readonly cpuRuns: number;
+  readonly cpuSampleMs: number;
   /** Row groups to run (all when undefined). */
   readonly only: readonly string[] | undefined;
   /** Row groups to leave out. */
@@ -37,6 +40,8 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --runs N              measured A/B pairs per row (default 7 full, 5 quick; figures need >= 5)
   --warmup N            untimed pairs first (default 2 full, 1 quick)
   --min-sample-ms N     auto batches aim at timed runs of N ms (default 250 full, 15 quick)
+  --cpu-runs N          pairs for in-process CPU rows: cipher, crc64, rsa, kms (default 21 full, 5 quick)
+  --cpu-sample-ms N     their run length (default 60 full, 15 quick)
   --only G[,G]          run only these row groups (cipher, crc64, rsa, kms, server, e2e)
   --skip G[,G]          leave these row groups out
   --chunks S[,S]        cipher chunk sizes (default 16KiB,64KiB,1MiB)
@@ -75,6 +80,8 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
       runs: { type: 'string' },
       warmup: { type: 'string' },
       'min-sample-ms': { type: 'string' },
+      'cpu-runs': { type: 'string' },
+      'cpu-sample-ms': { type: 'string' },
       only: { type: 'string' },
       skip: { type: 'string' },
       chunks: { type: 'string' },
@@ -95,6 +102,8 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     runs: positiveInt('runs', values.runs, quick ? 5 : 7),
     warmup: positiveInt('warmup', values.warmup, quick ? 1 : 2, 0),
     minSampleMs: positiveInt('min-sample-ms', values['min-sample-ms'], quick ? 15 : 250),
+    cpuRuns: positiveInt('cpu-runs', values['cpu-runs'], quick ? 5 : 21),
+    cpuSampleMs: positiveInt('cpu-sample-ms', values['cpu-sample-ms'], quick ? 15 : 60),
     only: list(values.only),
     skip: list(values.skip) ?? [],
     chunkSizes: (list(values.chunks) ?? ['16KiB', '64KiB', '1MiB']).map(parseSize),

@@ -7,7 +7,7 @@ import { parseOptions } from '../../bench/lib/options.js';
 import { spread } from '../../bench/lib/stats.js';
 import { formatSize, parseSize } from '../../bench/lib/units.js';
 
-const SETTINGS = { runs: 5, warmup: 2, minSampleMs: 100, maxBatch: 1000 };
+const SETTINGS = { runs: 5, warmup: 2, minSampleMs: 100, maxBatch: 1000, cpuRuns: 7, cpuSampleMs: 10 };
 
 describe('compare', () => {
   test('runs the sides interleaved A B A B after the warm-up, one batch-size probe in between', async () => {
@@ -87,6 +87,21 @@ describe('compare', () => {
     assert.equal(r.subjectRequestsPerUnit, 2);
     assert.equal(r.baselineRequestsPerUnit, 1);
     assert.equal(r.subjectPeakRssBytes?.median, 5e6);
+  });
+
+  test('CPU-bound rows get their own (more, shorter) runs', async () => {
+    let calls = 0;
+    const side = async (n: number): Promise<number> => {
+      calls++;
+      return 0.001 * n;
+    };
+    const r = await compare(
+      { group: 'g', id: 'g.cpu', label: 'c', subject: 'A', baseline: 'B', metric: 'speed', unit: 'B', workPerUnit: 1, cpuBound: true, a: side, b: side },
+      SETTINGS,
+    );
+    assert.equal(r.runs, SETTINGS.cpuRuns);
+    assert.equal(r.batch, 10); // 10 ms ÷ 1 ms
+    assert.equal(calls, 2 * (SETTINGS.warmup + 1 + SETTINGS.cpuRuns));
   });
 
   test('a side reporting no time is an error, not a silent infinity', async () => {
