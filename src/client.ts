@@ -28,6 +28,8 @@ import type { MasterKey } from './keys/master-key.js';
 import { openEnvelope } from './object-crypto.js';
 import { checkSignal, throwIfAborted } from './transfer/abort.js';
 import { AliOssStore, type AliOssClient } from './transfer/ali-oss-store.js';
+export { createOssClient } from './transfer/ali-oss-store.js';
+export type { OssConnectionOptions } from './transfer/ali-oss-store.js';
 import { writeFileAtomically } from './transfer/file-sink.js';
 import { readObject, type ObjectRead } from './transfer/read.js';
 import type { ListedObject, ObjectLocation, ObjectStore, ResponseHeaders, ResponseInfo } from './transfer/store.js';

@@ -7,7 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { readFile, rename, rm, open } from 'node:fs/promises';
+import { link, readFile, rename, rm, open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { CseError, ErrorCode } from '../errors.js';
@@ -93,4 +93,35 @@ export async function readMetaFile(path: string): Promise<Record<string, string>
     out[name] = value;
   }
   return out;
+}
+
+/**
+ * Creates `target` with `data` only if it does not exist yet, atomically (temp file, then a hard link that fails when
+ * the target exists): two processes racing to create the same key file never overwrite each other.
+ *
+ * @returns true when this call created the file, false when it already existed
+ * @throws CseError ERR_CSE_IO on other file-system errors
+ */
+export async function writeFileExclusive(target: string, data: string | Uint8Array, mode = 0o644): Promise<boolean> {
+  const temp = tempPathFor(target);
+  try {
+    const handle = await open(temp, 'wx', mode);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await link(temp, target);
+      return true;
+    } catch (e) {
+      if ((e as { code?: unknown }).code === 'EEXIST') return false;
+      throw e;
+    }
+  } catch (e) {
+    throw new CseError(ErrorCode.IO, `failed to create ${target}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    await rm(temp, { force: true });
+  }
 }

@@ -16,7 +16,7 @@
 
 import type { ClientRequest } from 'node:http';
 import { Readable } from 'node:stream';
-import type OSS from 'ali-oss';
+import OSS from 'ali-oss';
 import { CseError, ErrorCode, TransferError } from '../errors.js';
 import { OssHeader, USER_AGENT_SUFFIX } from '../format/headers.js';
 import { abortedError, onAbort, throwIfAborted } from './abort.js';
@@ -41,6 +41,59 @@ import type {
 
 /** An `ali-oss` client instance (`new OSS({...})`), as the user constructs it. */
 export type AliOssClient = OSS;
+
+/** How to reach OSS (or an OSS-compatible endpoint) when building an `ali-oss` client for the caller. */
+export interface OssConnectionOptions {
+  /** Endpoint URL (`https://oss-cn-hangzhou.aliyuncs.com`, `http://127.0.0.1:9000`); derived from `region` when absent. */
+  readonly endpoint?: string | undefined;
+  /** Region, `cn-hangzhou` or `oss-cn-hangzhou`. With a region, requests are signed with OSS V4, otherwise V1. */
+  readonly region?: string | undefined;
+  /** Default bucket. */
+  readonly bucket?: string | undefined;
+  /** Access key id. */
+  readonly accessKeyId: string;
+  /** Access key secret. */
+  readonly accessKeySecret: string;
+  /** STS security token. */
+  readonly stsToken?: string | undefined;
+  /** Per-request timeout in milliseconds (default 60 s). */
+  readonly timeout?: number | undefined;
+}
+
+/**
+ * Builds a plain `ali-oss` client (for the CLI and for callers who have no client of their own).
+ * @throws CseError ERR_CSE_INVALID_ARGUMENT when neither endpoint nor region is given, or the endpoint is not a URL
+ */
+export function createOssClient(options: OssConnectionOptions): AliOssClient {
+  const { endpoint } = options;
+  if (endpoint === undefined && options.region === undefined) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, 'an OSS endpoint or region is required');
+  }
+  let secure = true;
+  if (endpoint !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(endpoint.includes('://') ? endpoint : `https://${endpoint}`);
+    } catch (e) {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, `not an endpoint URL: ${JSON.stringify(endpoint)}`, { cause: e });
+    }
+    secure = url.protocol === 'https:';
+  }
+  const region =
+    options.region === undefined ? undefined : options.region.startsWith('oss-') ? options.region : `oss-${options.region}`;
+  return new OSS({
+    accessKeyId: options.accessKeyId,
+    accessKeySecret: options.accessKeySecret,
+    secure,
+    timeout: options.timeout ?? 60_000,
+    // V4 signs the region: only when we know it.
+    authorizationV4: region !== undefined,
+    ...(endpoint === undefined ? {} : { endpoint }),
+    ...(region === undefined ? {} : { region }),
+    ...(options.bucket === undefined ? {} : { bucket: options.bucket }),
+    ...(options.stsToken === undefined ? {} : { stsToken: options.stsToken }),
+  });
+}
 
 /** The request parameters `ali-oss`'s request layer takes (`lib/client.js` `request`, `createRequest`). */
 interface AliRequestParams {

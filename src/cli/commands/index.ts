@@ -5,11 +5,19 @@
  */
 
 import type { Command } from '../command.js';
+import { cat } from './cat.js';
 import { decrypt } from './decrypt.js';
+import { demo } from './demo.js';
 import { encrypt } from './encrypt.js';
+import { get } from './get.js';
+import { head } from './head.js';
 import { inspect } from './inspect.js';
 import { keygen } from './keygen.js';
+import { ls } from './ls.js';
+import { mb } from './mb.js';
+import { put } from './put.js';
+import { rm } from './rm.js';
 import { serve } from './serve.js';
 
 /** Every command, in the order `oss-cse --help` lists them. */
-export const commands: readonly Command[] = [keygen, encrypt, decrypt, inspect, serve];
+export const commands: readonly Command[] = [put, get, cat, head, ls, rm, mb, keygen, encrypt, decrypt, inspect, serve, demo];

@@ -1,0 +1,132 @@
+/**
+ * `oss-cse get`: download an object and decrypt it (to a file, or standard output with `-`).
+ *
+ * @packageDocumentation
+ */
+
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Command, CliIo } from '../command.js';
+import { writeFileAtomic } from '../files.js';
+import { UsageError } from '../main.js';
+import { counted, progressBar } from '../progress.js';
+import { ONLINE_HELP, ONLINE_OPTIONS, parseOssUrl } from '../online.js';
+
+/** `--range` and `--range-behavior`, shared with `cat`. */
+export const RANGE_OPTIONS = {
+  range: { type: 'string' },
+  'range-behavior': { type: 'string' },
+} as const;
+
+/** Help for {@link RANGE_OPTIONS}. */
+export const RANGE_HELP = `  --range A-B              only bytes A..B (inclusive) of the plaintext; also A- (to the end) and, written
+                           --range=-N, the last N bytes; answered exactly as OSS answers a Range on an
+                           unencrypted object (a range past the end is ignored: the whole object comes back)
+  --range-behavior standard  OSS's standard range semantics: an end past the object is clipped, a start
+                           past it is an error (ERR_CSE_RANGE_NOT_SATISFIABLE)`;
+
+/**
+ * The request headers for `--range`/`--range-behavior`.
+ * @throws UsageError for a malformed value
+ */
+export function rangeHeaders(range: string | undefined, behavior: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (range !== undefined) {
+    if (!/^(?:[0-9]+-[0-9]*|-[0-9]+)$/.test(range)) throw new UsageError(`--range expects A-B, A- or -N, got ${JSON.stringify(range)}`);
+    const [a = '', b = ''] = range.split('-');
+    if (a !== '' && b !== '' && BigInt(a) > BigInt(b)) throw new UsageError(`--range ${range}: the end is before the start`);
+    headers.Range = `bytes=${range}`;
+  }
+  if (behavior !== undefined) {
+    if (behavior !== 'standard') throw new UsageError(`--range-behavior accepts only "standard", got ${JSON.stringify(behavior)}`);
+    headers['x-oss-range-behavior'] = 'standard';
+  }
+  return headers;
+}
+
+/** Writes chunks to standard output with back-pressure (without ending it). */
+export async function toStdout(io: CliIo, source: AsyncIterable<Uint8Array>): Promise<number> {
+  let bytes = 0;
+  for await (const chunk of source) {
+    bytes += chunk.length;
+    if (!io.stdout.write(chunk)) await new Promise<void>((resolve) => io.stdout.once('drain', resolve));
+  }
+  return bytes;
+}
+
+const help = `Usage: oss-cse get oss://BUCKET/KEY LOCAL [--range A-B] [--range-behavior standard] [options]
+
+Downloads an object and decrypts it on this machine. Objects written by any official OSS SDK with
+client-side encryption (Go, Java, Python oss2, C++) are read, as are unencrypted objects (returned as
+stored; --require-encrypted refuses them). LOCAL may be a directory (the key's last segment is used as the
+file name) or - for standard output. The file is written to a temporary name and renamed only after every
+check passed (length, CRC-64 of the whole object, the writer's declared MD5 and length): a failed download
+leaves nothing at LOCAL.
+
+Options:
+${RANGE_HELP}
+
+${ONLINE_HELP}
+`;
+
+export const get: Command = {
+  name: 'get',
+  summary: 'download an object and decrypt it: get oss://bucket/key LOCAL',
+  help,
+  async run(args, io) {
+    const { values, positionals } = parseArgs({
+      args: [...args],
+      options: { ...ONLINE_OPTIONS, ...RANGE_OPTIONS },
+      strict: true,
+      allowPositionals: true,
+    });
+    if (positionals.length !== 2) throw new UsageError('expected oss://BUCKET/KEY and LOCAL');
+    const [remote = '', localArg = ''] = positionals;
+    const source = parseOssUrl(remote, 'the source');
+    if (source.key === '' || source.key.endsWith('/')) throw new UsageError('the source needs an object key: oss://BUCKET/KEY');
+    const headers = rangeHeaders(values.range, values['range-behavior']);
+    let local = localArg;
+    if (local !== '-' && (local.endsWith('/') || (await isDirectory(local)))) {
+      local = join(local, source.key.split('/').pop() ?? source.key);
+    }
+    const quiet = values.quiet || values.json || local === '-';
+    const { withSession } = await import('../target.js');
+    return withSession(values, io, source.bucket, async ({ client }) => {
+      const result = await client.getStream(source.key, { headers });
+      const progress = progressBar(io, `get ${source.key}`, result.size, !quiet);
+      try {
+        if (local === '-') await toStdout(io, counted(result.stream, progress));
+        else await writeFileAtomic(local, counted(result.stream, progress));
+      } finally {
+        progress.end();
+      }
+      const url = `oss://${source.bucket}/${source.key}`;
+      if (values.json) {
+        io.stdout.write(
+          JSON.stringify({
+            object: url,
+            file: local,
+            size: result.size,
+            status: result.res.status,
+            encrypted: result.encrypted,
+            range: result.range ?? null,
+            objectSize: result.objectSize ?? null,
+          }) + '\n',
+        );
+      } else if (!values.quiet && local !== '-') {
+        const what = result.encrypted ? 'decrypted' : 'not encrypted, stored as is';
+        io.stdout.write(`downloaded ${result.size} bytes from ${url} to ${local} (${what})\n`);
+      }
+      return 0;
+    });
+  },
+};
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Where the online commands (`put`, `get`, `cat`, `head`, `ls`, `rm`, `mb`) send their requests: real OSS (or any
+ * OSS-compatible endpoint) when an endpoint or region is configured, otherwise the embedded server, started in this
+ * process on a free loopback port over `$OSS_CSE_HOME/server` with its stored credentials, so data persists between
+ * commands. Commands load this module only when they run (it pulls in `ali-oss` and the server).
+ *
+ * @packageDocumentation
+ */
+
+import { join } from 'node:path';
+import { startServer, type RunningServer } from '../../server/src/index.js';
+import { createOssClient, EncryptionClient, type AliOssClient } from '../client.js';
+import { CseError, ErrorCode } from '../errors.js';
+import type { KeySelectionPolicy } from '../keys/key-ring.js';
+import type { CliIo } from './command.js';
+import { cseHome, loadCliKeys, type CliKeyOptions } from './keys.js';
+import { UsageError } from './main.js';
+import { TargetEnv, type OnlineValues } from './online.js';
+
+/** A connected target: the encryption client, the plain client under it, and how to release it. */
+export interface Session {
+  /** The encryption client. */
+  readonly client: EncryptionClient;
+  /** The plain ali-oss client it wraps (the demo reads raw bytes with it). */
+  readonly oss: AliOssClient;
+  /** The embedded server, when used. */
+  readonly server: RunningServer | undefined;
+  /** A one-line description of the target, for messages. */
+  readonly where: string;
+  /** Stops the embedded server (if any). */
+  close(): Promise<void>;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function keySelection(value: string | undefined): KeySelectionPolicy {
+  if (value === undefined || value === 'fallback') return 'fallback';
+  if (value === 'strict') return 'strict';
+  throw new UsageError(`--key-selection must be fallback or strict, got ${value}`);
+}
+
+/** How long to wait for another oss-cse process to release the embedded server's data directory. */
+const LOCK_WAIT_MS = 15_000;
+
+/**
+ * Starts the embedded server over `$OSS_CSE_HOME/server`, waiting a little while another oss-cse process holds it.
+ * @throws CseError ERR_CSE_IO when it cannot start
+ */
+export async function startEmbedded(env: NodeJS.ProcessEnv): Promise<RunningServer> {
+  const dataDir = join(cseHome(env), 'server');
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      return await startServer({ dataDir, host: '127.0.0.1', port: 0 });
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (/in use by process/.test(message) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      throw new CseError(
+        ErrorCode.IO,
+        `cannot start the embedded server over ${dataDir}: ${message}` +
+          (/in use by process/.test(message)
+            ? ' (an `oss-cse serve` may be running there: point --endpoint at it, with its credentials in the environment)'
+            : ''),
+        { cause: e },
+      );
+    }
+  }
+}
+
+/**
+ * Connects to the configured target and builds the encryption client with the configured keys.
+ *
+ * @param values - parsed command-line options
+ * @param io - environment and streams (a note goes to stderr when a default key pair is created)
+ * @param bucket - the default bucket
+ * @throws UsageError / CseError for bad options, missing credentials, unusable keys, a server that cannot start
+ */
+export async function openSession(values: OnlineValues, io: CliIo, bucket: string | undefined): Promise<Session> {
+  const env = io.env;
+  const endpoint = nonEmpty(values.endpoint) ?? nonEmpty(env[TargetEnv.ENDPOINT]);
+  const region = nonEmpty(values.region) ?? nonEmpty(env[TargetEnv.REGION]);
+  const policy = keySelection(values['key-selection']);
+  const keyOptions: CliKeyOptions = {
+    publicKey: values['public-key'],
+    privateKeys: values['private-key'] ?? [],
+    keysFile: values.keys,
+    matdesc: values.matdesc,
+  };
+  const keys = await loadCliKeys(keyOptions, io, values.quiet === true);
+  const clientOptions = {
+    masterKey: keys.masterKey,
+    decryptionKeys: keys.decryptionKeys,
+    keySelection: policy,
+    allowLegacy: values['allow-legacy'] === true,
+    requireEncrypted: values['require-encrypted'] === true,
+  };
+  if (endpoint === undefined && region === undefined) {
+    const server = await startEmbedded(env);
+    try {
+      const oss = createOssClient({
+        endpoint: server.endpoint,
+        region: 'cn-hangzhou',
+        bucket,
+        accessKeyId: server.credentials.accessKeyId,
+        accessKeySecret: server.credentials.accessKeySecret,
+      });
+      return {
+        client: new EncryptionClient(oss, clientOptions),
+        oss,
+        server,
+        where: `the embedded server (${server.dataDir ?? 'memory'})`,
+        close: async () => server.close(),
+      };
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+  }
+  const accessKeyId = nonEmpty(env[TargetEnv.ACCESS_KEY_ID]) ?? nonEmpty(env[TargetEnv.ALIBABA_ACCESS_KEY_ID]);
+  const accessKeySecret = nonEmpty(env[TargetEnv.ACCESS_KEY_SECRET]) ?? nonEmpty(env[TargetEnv.ALIBABA_ACCESS_KEY_SECRET]);
+  if (accessKeyId === undefined || accessKeySecret === undefined) {
+    throw new CseError(
+      ErrorCode.INVALID_ARGUMENT,
+      `credentials are required for ${endpoint ?? region ?? ''}: set ${TargetEnv.ACCESS_KEY_ID} and ${TargetEnv.ACCESS_KEY_SECRET} ` +
+        `(or ${TargetEnv.ALIBABA_ACCESS_KEY_ID} and ${TargetEnv.ALIBABA_ACCESS_KEY_SECRET})`,
+    );
+  }
+  const stsToken = nonEmpty(env[TargetEnv.SESSION_TOKEN]) ?? nonEmpty(env[TargetEnv.ALIBABA_SECURITY_TOKEN]);
+  const oss = createOssClient({ endpoint, region, bucket, accessKeyId, accessKeySecret, stsToken });
+  return {
+    client: new EncryptionClient(oss, clientOptions),
+    oss,
+    server: undefined,
+    where: endpoint ?? `region ${region ?? ''}`,
+    close: async () => {
+      // Nothing to release for a remote target.
+    },
+  };
+}
+
+/**
+ * Runs `fn` with a session and always releases it.
+ * @throws whatever `openSession` or `fn` throws
+ */
+export async function withSession<T>(
+  values: OnlineValues,
+  io: CliIo,
+  bucket: string | undefined,
+  fn: (session: Session) => Promise<T>,
+): Promise<T> {
+  const session = await openSession(values, io, bucket);
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+}
