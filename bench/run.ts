@@ -51,10 +51,18 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     settings,
     results,
     async compare(c) {
-      const r = await compare(c, settings);
-      results.push(r);
-      log(progressLine(r));
-      return r;
+      try {
+        const r = await compare(c, settings);
+        results.push(r);
+        log(progressLine(r) + (r.retriedPairs > 0 ? ` (${r.retriedPairs} pair(s) rerun after a dropped connection)` : ''));
+        return r;
+      } catch (e) {
+        // One broken row must not cost the rest of a long run: it is recorded as not measured, with the error.
+        const reason = `failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`;
+        skipped.push({ group: c.group, id: c.id, reason });
+        log(`  ${c.id}: ${reason}`);
+        return undefined;
+      }
     },
     skip(group, id, reason) {
       skipped.push({ group, id, reason });

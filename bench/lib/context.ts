@@ -16,8 +16,11 @@ export interface SkippedRow {
 export interface BenchContext {
   readonly options: BenchOptions;
   readonly settings: MeasureSettings;
-  /** Measures a comparison, prints its line and records it. */
-  compare(c: Comparison): Promise<RowResult>;
+  /**
+   * Measures a comparison, prints its line and records it. A comparison that fails is recorded as not measured
+   * (with the error) and gives `undefined`, so one broken row does not end the run.
+   */
+  compare(c: Comparison): Promise<RowResult | undefined>;
   /** Records (and prints) a row that could not be measured. */
   skip(group: string, id: string, reason: string): void;
   /** Adds a note to the report (printed under the table and kept in the JSON). */

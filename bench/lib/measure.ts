@@ -122,6 +122,8 @@ export interface RowResult {
   readonly baselineRequestsPerUnit?: number;
   readonly target?: Target & { readonly met: boolean };
   readonly note?: string;
+  /** Pairs that were run again after a transient connection error (their failed attempt is not counted). */
+  readonly retriedPairs: number;
   /** The raw per-run seconds, A and B, in run order (for anyone who distrusts the summary). */
   readonly raw: { readonly subjectSeconds: readonly number[]; readonly baselineSeconds: readonly number[] };
 }
@@ -145,6 +147,16 @@ export async function timed(work: () => unknown): Promise<number> {
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
+/**
+ * A dropped keep-alive connection (EPIPE/ECONNRESET, ali-oss status -1) says nothing about either side's speed:
+ * such a pair is run again, once per pair, and counted in `retriedPairs`.
+ */
+function isTransient(e: unknown): boolean {
+  const x = e as { code?: unknown; status?: unknown; message?: unknown } | null;
+  const text = `${String(x?.code)} ${String(x?.message)}`;
+  return /EPIPE|ECONNRESET|socket hang up/.test(text) || (x?.code === 'ResponseError' && x.status === -1);
+}
+
 async function runSide(side: Side, batch: number): Promise<Sample> {
   collectGarbage();
   const before = process.resourceUsage().minorPageFault;
@@ -160,8 +172,12 @@ export async function compare(c: Comparison, given: MeasureSettings): Promise<Ro
   const settings = c.cpuBound === true ? { ...given, runs: given.cpuRuns, minSampleMs: given.cpuSampleMs } : given;
   let batch = typeof c.batch === 'number' ? c.batch : 1;
   for (let i = 0; i < settings.warmup; i++) {
-    await runSide(c.a, batch);
-    await runSide(c.b, batch);
+    try {
+      await runSide(c.a, batch);
+      await runSide(c.b, batch);
+    } catch (e) {
+      if (!isTransient(e)) throw e;
+    }
   }
   if (c.batch === undefined || c.batch === 'auto') {
     // One more pair at batch 1 tells the cost of a unit; size the batch so the slower side takes ~minSampleMs.
@@ -172,9 +188,18 @@ export async function compare(c: Comparison, given: MeasureSettings): Promise<Ro
   }
   const as: Sample[] = [];
   const bs: Sample[] = [];
+  let retriedPairs = 0;
   for (let i = 0; i < settings.runs; i++) {
-    as.push(await runSide(c.a, batch));
-    bs.push(await runSide(c.b, batch));
+    try {
+      const a = await runSide(c.a, batch);
+      const b = await runSide(c.b, batch);
+      as.push(a);
+      bs.push(b);
+    } catch (e) {
+      if (!isTransient(e) || retriedPairs >= settings.runs) throw e;
+      retriedPairs++;
+      i--;
+    }
   }
   const work = batch * c.workPerUnit;
   const ratios = as.map((a, i) => {
@@ -222,6 +247,7 @@ export async function compare(c: Comparison, given: MeasureSettings): Promise<Ro
       ? {}
       : { target: { ...c.target, met: c.target.op === '>=' ? ratio.median >= c.target.value : ratio.median <= c.target.value } }),
     ...(c.note === undefined ? {} : { note: c.note }),
+    retriedPairs,
     raw: { subjectSeconds: as.map((s) => s.seconds), baselineSeconds: bs.map((s) => s.seconds) },
   };
 }

@@ -88,6 +88,9 @@ async function startSink(): Promise<{ port: number; close: () => Promise<void> }
     if (req.method === 'HEAD') res.end();
     else res.end(body);
   });
+  // Longer than ali-oss's 15 s free-socket timeout (agentkeepalive), so the client never reuses a socket the sink is
+  // closing.
+  server.keepAliveTimeout = 65_000;
   const port = await listen(server);
   return { port, close: async () => closeHttp(server) };
 }

@@ -104,6 +104,23 @@ describe('compare', () => {
     assert.equal(calls, 2 * (SETTINGS.warmup + 1 + SETTINGS.cpuRuns));
   });
 
+  test('a pair broken by a dropped connection is run again and counted; any other error ends the row', async () => {
+    let n = 0;
+    const flaky = async (): Promise<number> => {
+      n++;
+      if (n === 5) throw Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+      return 0.01;
+    };
+    const base = { group: 'g', label: 'f', subject: 'A', baseline: 'B', metric: 'time' as const, unit: 'B' as const, workPerUnit: 1, batch: 1 };
+    const r = await compare({ ...base, id: 'g.flaky', a: flaky, b: async () => 0.01 }, SETTINGS);
+    assert.equal(r.retriedPairs, 1);
+    assert.equal(r.raw.subjectSeconds.length, SETTINGS.runs);
+    await assert.rejects(
+      compare({ ...base, id: 'g.broken', a: async () => Promise.reject(new Error('wrong bytes')), b: async () => 0.01 }, SETTINGS),
+      /wrong bytes/,
+    );
+  });
+
   test('a side reporting no time is an error, not a silent infinity', async () => {
     await assert.rejects(
       compare(
