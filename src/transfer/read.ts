@@ -315,10 +315,10 @@ async function* checkedCiphertext(body: Readable, check: CheckOptions): AsyncGen
   } catch (e) {
     if (e instanceof CseError) throw e;
     if (check.signal?.aborted === true) throw abortedError(what, check.signal);
+    // Over HTTP/1.1 a body cut short of its Content-Length surfaces here (Node reports the early close as an error).
+    const cut = check.expectedLength === undefined ? '' : ` of ${check.expectedLength} (truncated)`;
     throw new TransferError(
-      `${what}: the connection failed after ${received}${check.expectedLength === undefined ? '' : ` of ${check.expectedLength}`} bytes: ${
-        e instanceof Error ? e.message : String(e)
-      }`,
+      `${what}: the connection failed after ${received}${cut} bytes: ${e instanceof Error ? e.message : String(e)}`,
       { object: check.location.key, retryable: true, cause: e },
     );
   } finally {
