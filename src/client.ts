@@ -253,39 +253,61 @@ export interface ListedObjectInfo extends ListedObject {
 
 /** ali-oss `list` query (ListObjects v1). */
 export interface ListQueryV1 {
+  /** Only keys starting with this. */
   readonly prefix?: string;
+  /** Start after this key (the previous page's `nextMarker`). */
   readonly marker?: string;
+  /** Group keys into common prefixes at this delimiter (usually `/`). */
   readonly delimiter?: string;
+  /** Page size, 1–1000 (OSS default 100). */
   readonly 'max-keys'?: number | string;
 }
 
 /** ali-oss `listV2` query (ListObjectsV2). */
 export interface ListQueryV2 {
+  /** Only keys starting with this. */
   readonly prefix?: string;
+  /** Group keys into common prefixes at this delimiter (usually `/`). */
   readonly delimiter?: string;
+  /** Page size, 1–1000 (OSS default 100). */
   readonly 'max-keys'?: number | string;
+  /** The previous page's `nextContinuationToken`. */
   readonly 'continuation-token'?: string;
+  /** Same as `continuation-token` (ali-oss accepts both spellings). */
   readonly continuationToken?: string;
+  /** List keys after this one. */
   readonly 'start-after'?: string;
+  /** Report each object's owner. */
   readonly 'fetch-owner'?: boolean;
 }
 
 /** ali-oss `list` result. */
 export interface ListResultV1 {
+  /** The objects of this page (sizes are plaintext sizes too). */
   readonly objects: readonly ListedObjectInfo[];
+  /** Common prefixes (with a delimiter). */
   readonly prefixes: readonly string[];
+  /** True when more pages follow. */
   readonly isTruncated: boolean;
+  /** The `marker` of the next page. */
   readonly nextMarker: string | null;
+  /** The ListObjects response. */
   readonly res: ResponseInfo;
 }
 
 /** ali-oss `listV2` result. */
 export interface ListResultV2 {
+  /** The objects of this page (sizes are plaintext sizes too). */
   readonly objects: readonly ListedObjectInfo[];
+  /** Common prefixes (with a delimiter). */
   readonly prefixes: readonly string[];
+  /** True when more pages follow. */
   readonly isTruncated: boolean;
+  /** Keys and prefixes in this page. */
   readonly keyCount: number;
+  /** The `continuation-token` of the next page. */
   readonly nextContinuationToken: string | null;
+  /** The ListObjectsV2 response. */
   readonly res: ResponseInfo;
 }
 
