@@ -3,13 +3,13 @@
 // type kept, Content-MD5/Content-Length moved to the unencrypted-* headers; and head, copy, list, delete, buckets.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { constants, createCipheriv, createHash, publicEncrypt, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { EncryptionClient } from '../../src/client.js';
-import { V2Header } from '../../src/format/headers.js';
+import { V1Header, V2Header } from '../../src/format/headers.js';
 import { RsaMasterKey } from '../../src/keys/rsa.js';
 import { decryptObject, openEnvelope } from '../../src/object-crypto.js';
 import { putVectors, vectorKeys } from '../helpers/vectors.js';
@@ -224,6 +224,33 @@ describe('head, unencrypted objects, copy, list, delete, buckets', () => {
     await assert.rejects(client.copy('copy/plain2', 'copy/plain', { headers: crypto, meta: {} }), { code: 'ERR_CSE_INVALID_ARGUMENT' });
     await client.copy('copy/plain3', 'copy/plain', { meta: { d: '4' } });
     assert.equal((await client.get('copy/plain3')).content.toString(), 'plain');
+  });
+
+  test('a legacy V1 object (oss2 2.5-2.10: OAEP, decimal start, mislabelled cek-alg) reads only with allowLegacy', async () => {
+    const dataKey = randomBytes(32);
+    const start = 8;
+    const counter = Buffer.alloc(16);
+    counter[15] = start;
+    const plaintext = randomBytes(3000);
+    const cipher = createCipheriv('aes-256-ctr', dataKey, counter);
+    const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    const oaep = (data: Buffer): string =>
+      publicEncrypt({ key: vectorKeys.publicSpki(), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, data).toString('base64');
+    await h.oss.put('legacy/v1', ciphertext, {
+      headers: {
+        [V1Header.KEY]: oaep(dataKey),
+        [V1Header.START]: oaep(Buffer.from(String(start))),
+        [V1Header.CEK_ALG]: 'AES/GCM/NoPadding',
+        [V1Header.WRAP_ALG]: 'rsa',
+      },
+    });
+    await assert.rejects(client.get('legacy/v1'), { code: 'ERR_CSE_LEGACY_NOT_ALLOWED' });
+    const legacy = new EncryptionClient(h.oss, { masterKey: key, allowLegacy: true });
+    assert.ok((await legacy.get('legacy/v1')).content.equals(plaintext));
+    assert.ok((await legacy.get('legacy/v1', { range: { start: 1001, end: 2047 } })).content.equals(plaintext.subarray(1001, 2048)));
+    const head = await legacy.head('legacy/v1');
+    assert.equal(head.envelope?.version, 'v1');
+    assert.equal(head.envelope.legacy, true);
   });
 
   test('list, listV2 and delete', async () => {
