@@ -14,8 +14,9 @@
  * When a second request happens (the only case): default range behaviour, an open range `bytes=a-` whose start lies
  * in the last, partial 16-byte block's tail *past* the end of the object (`size ≤ a < ceil16(size)`). OSS ignores
  * the caller's range (start past the end → whole object), but honours our widened one (its aligned start is inside
- * the object), so the first answer holds only the tail of the object and the whole object must be fetched again.
- * A bounded range `a-b` never needs it: OSS decides on the end, which we send unchanged; with
+ * the object), so the first answer holds only the tail of the object and the whole object must be fetched again
+ * (unless that tail is the whole object: objects under 16 bytes). The second GET carries `If-Match` with the first
+ * answer's ETag, so a concurrent overwrite fails (412) instead of mixing versions. A bounded range `a-b` never needs it: OSS decides on the end, which we send unchanged; with
  * `x-oss-range-behavior: standard` the answer is computed from the first response's total size.
  *
  * @packageDocumentation
