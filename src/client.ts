@@ -435,13 +435,15 @@ export class EncryptionClient {
    */
   async get(name: string, options?: GetOptions): Promise<GetResult>;
   async get(name: string, file: string | Writable, options?: GetOptions): Promise<GetToFileResult>;
+  async get(name: string, file: null | undefined, options?: GetOptions): Promise<GetResult>;
   async get(
     name: string,
-    fileOrOptions?: string | Writable | GetOptions,
+    fileOrOptions?: string | Writable | GetOptions | null,
     maybeOptions?: GetOptions,
   ): Promise<GetResult | GetToFileResult> {
     const toFile = typeof fileOrOptions === 'string' || fileOrOptions instanceof Writable;
-    const options = (toFile ? maybeOptions : (fileOrOptions)) ?? {};
+    // ali-oss also accepts get(name, null | undefined, options).
+    const options = (toFile ? maybeOptions : (fileOrOptions ?? maybeOptions)) ?? {};
     const read = await this.#read(name, options);
     const facts = readFacts(read);
     if (typeof fileOrOptions === 'string') {

@@ -136,6 +136,11 @@ describe('put sources', () => {
     assert.ok((await client.get('ours/stream-b')).content.equals(plaintext));
   });
 
+  test('get(name, null, options) is get(name, options), as in ali-oss', async () => {
+    await client.put('ours/null-file', Buffer.from('0123456789'));
+    assert.equal((await client.get('ours/null-file', null, { range: { start: 2, end: 4 } })).content.toString(), '234');
+  });
+
   test('an empty object', async () => {
     await client.put('ours/empty', Buffer.alloc(0));
     const r = await client.get('ours/empty');
