@@ -1,0 +1,765 @@
+/**
+ * `multipartUpload`: an encrypted multipart upload of a file, bytes or a stream of known length, in parallel and
+ * resumable.
+ *
+ * - The part size is ours (a multiple of 16, ≥ 100 KiB, enough for 10,000 parts: `format/parts.ts`), never
+ *   `ali-oss`'s `_getPartSize`, which is not 16-aligned.
+ * - Parts are encrypted at their own counter (`multipart.ts`) and uploaded by at most `parallel` workers from one
+ *   shared source: positional reads of one file handle, or sequential reads of a stream into at most `parallel` part
+ *   buffers. Peak memory is about `parallel × partSize` for streams and a few chunks per worker for files, whatever
+ *   the object size.
+ * - Transient failures (network, 5xx, CRC mismatch) are retried with backoff. A part that still fails stops the
+ *   upload: parts in flight finish, no new part starts, the upload is aborted unless it is resumable (a checkpoint, or
+ *   a caller-named upload id), and ONE error lists every part failure. An `AbortSignal` stops promptly and leaves the
+ *   upload resumable.
+ * - Resuming (a checkpoint, or an upload id whose ListParts reports the `ClientEncryption*` context) unwraps the
+ *   stored envelope again, reconciles with ListParts (a part OSS has but the checkpoint lacks is re-verified by the
+ *   CRC-64 of our own ciphertext for it, or re-sent) and finishes.
+ * - One part falls back to a plain encrypted PutObject.
+ *
+ * @packageDocumentation
+ */
+
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { createReadStream } from 'node:fs';
+import { CseError, ErrorCode } from '../errors.js';
+import { parseEnvelope } from '../format/envelope.js';
+import { choosePartSize, partBounds, partCount, partCounterOffset, validatePartSize, type PartBounds } from '../format/parts.js';
+import type { ContentMaterial, Envelope } from '../format/types.js';
+import { createCtrCipher } from '../cipher/aes-ctr.js';
+import type { KeyRing } from '../keys/key-ring.js';
+import type { MasterKey } from '../keys/master-key.js';
+import { abortedError, throwIfAborted } from './abort.js';
+import {
+  CHECKPOINT_VERSION,
+  ThrottledSaver,
+  checkUploadCheckpointFor,
+  type CheckpointStore,
+  type UploadCheckpoint,
+} from './checkpoint.js';
+import { Crc64 } from './crc64.js';
+import {
+  CONTEXT_VERSION,
+  checkContext,
+  completeEncryptedUpload,
+  contextFromListing,
+  initiateEncryptedUpload,
+  listAllParts,
+  uploadEncryptedPart,
+  type MaterialCache,
+  type MultipartContext,
+  type MultipartObjectStore,
+  type PartListing,
+  type TransferHooks,
+  type UploadedPart,
+} from './multipart.js';
+import { checkParallel, retryPolicy, withRetries, type RetryPolicy } from './retry.js';
+import type { ObjectLocation, StoreResponse } from './store.js';
+import { writeEncrypted } from './write.js';
+
+/** Parts uploaded at once by default. */
+export const DEFAULT_UPLOAD_PARALLEL = 4;
+
+/** Bytes read from a file per positional read while a part streams. */
+const FILE_CHUNK = 1024 * 1024;
+
+/** What to upload. */
+export type UploadSource =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'bytes'; readonly bytes: Uint8Array }
+  | { readonly kind: 'stream'; readonly stream: AsyncIterable<Uint8Array>; readonly length: number };
+
+/** What a progress callback learns. */
+export interface UploadProgressInfo {
+  /** Plaintext bytes acknowledged by OSS so far (resumed parts included). */
+  readonly bytes: number;
+  /** The object's size. */
+  readonly totalBytes: number;
+  /** The part just finished; undefined for the final call after Complete. */
+  readonly part: UploadedPart | undefined;
+  /** The upload id (undefined for a single PUT). */
+  readonly uploadId: string | undefined;
+}
+
+/**
+ * Progress callback (ali-oss style): `fraction` from 0 to 1. It is awaited; if it throws, the upload stops (parts in
+ * flight finish), stays resumable, and the callback's error is thrown.
+ */
+export type UploadProgress = (fraction: number, info: UploadProgressInfo) => void | Promise<void>;
+
+/** Options of {@link multipartUpload}. */
+export interface MultipartUploadOptions {
+  /** Wraps the fresh data key and IV of a new upload. */
+  readonly masterKey: MasterKey;
+  /** Unwraps the envelope of a resumed upload. */
+  readonly keys: KeyRing;
+  /** Holds the plaintext material while parts are uploaded. */
+  readonly cache: MaterialCache;
+  /** Part size (strictly checked when given); default: chosen from the size (10 MiB, or more for > 100 GiB). */
+  readonly partSize?: number | undefined;
+  /** Parts in flight (1–64, default {@link DEFAULT_UPLOAD_PARALLEL}). */
+  readonly parallel?: number | undefined;
+  /** Retries per part for transient failures (default 3). */
+  readonly retries?: number | undefined;
+  /** Where the resumable record lives; without one, a failed upload is aborted. */
+  readonly checkpoint?: CheckpointStore<UploadCheckpoint> | undefined;
+  /** Resume this upload (its ListParts must report the encryption context); kept on failure. */
+  readonly uploadId?: string | undefined;
+  /** Request headers (Content-Type, Content-MD5 of the whole plaintext, …). */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+  /** User metadata. */
+  readonly meta?: Readonly<Record<string, string | number>> | undefined;
+  /** Content-Type, or a file name/extension to look it up from. */
+  readonly mime?: string | undefined;
+  /** Progress callback. */
+  readonly progress?: UploadProgress | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly timeout?: number | undefined;
+  /** Least milliseconds between checkpoint writes (default 1000; 0 writes after every part). */
+  readonly checkpointIntervalMs?: number | undefined;
+  /** Fixed data key and IV of a new upload: known-answer tests only. @internal */
+  readonly contentMaterial?: ContentMaterial | undefined;
+  /** @internal */
+  readonly hooks?: TransferHooks | undefined;
+}
+
+/** The result of {@link multipartUpload}. */
+export interface MultipartUploadResult {
+  /** `multipart`, or `put` when the object fit in one part. */
+  readonly method: 'multipart' | 'put';
+  /** The upload id (multipart). */
+  readonly uploadId: string | undefined;
+  /** The last response (Complete, or PutObject). */
+  readonly response: StoreResponse;
+  /** The object's ETag, when known. */
+  readonly etag: string | undefined;
+  /** The stored envelope. */
+  readonly envelope: Envelope;
+  /** Plaintext bytes. */
+  readonly size: number;
+  /** CRC-64 of the ciphertext, decimal (checked against OSS's). */
+  readonly crc64: string;
+  /** Part size (the object's size for a single PUT). */
+  readonly partSize: number;
+  /** Number of parts. */
+  readonly partCount: number;
+  /** Parts sent by this call (the others were already uploaded by a previous run). */
+  readonly partsSent: number;
+  /** True when an earlier upload was continued. */
+  readonly resumed: boolean;
+}
+
+/** One part's failure. */
+export interface PartFailure {
+  /** The part. */
+  readonly partNumber: number;
+  /** Its last error. */
+  readonly error: unknown;
+}
+
+/**
+ * A multipart upload failed: lists every part that failed (after retries), says whether the upload was aborted, and
+ * where it can be resumed from.
+ */
+export class MultipartUploadError extends CseError {
+  /** The upload id, when one was initiated. */
+  readonly uploadId: string | undefined;
+  /** Every failed part with its error. */
+  readonly failures: readonly PartFailure[];
+  /** True when the upload was aborted on OSS (nothing to resume). */
+  readonly uploadAborted: boolean;
+  /** The checkpoint to resume from, when kept. */
+  readonly checkpoint: string | undefined;
+
+  /**
+   * @param location - the object
+   * @param uploadId - the upload
+   * @param failures - every failed part
+   * @param state - aborted flag, checkpoint, and what aborting reported
+   */
+  constructor(
+    location: ObjectLocation,
+    uploadId: string | undefined,
+    failures: readonly PartFailure[],
+    state: { readonly uploadAborted: boolean; readonly checkpoint: string | undefined; readonly abortError?: unknown },
+  ) {
+    const list = failures.map((f) => `part ${f.partNumber}: ${f.error instanceof Error ? f.error.message : String(f.error)}`).join('; ');
+    const after = state.uploadAborted
+      ? `upload ${uploadId ?? '?'} was aborted; no object was written`
+      : state.checkpoint !== undefined
+        ? `upload ${uploadId ?? '?'} is kept: resume it with the checkpoint ${state.checkpoint}`
+        : `upload ${uploadId ?? '?'} is kept: resume it with uploadId, or abort it`;
+    const abortError = state.abortError;
+    const abortNote =
+      abortError === undefined ? '' : ` (aborting it failed too: ${abortError instanceof Error ? abortError.message : 'unknown error'})`;
+    super(
+      ErrorCode.MULTIPART,
+      `multipart upload of oss://${location.bucket}/${location.key} failed: ${failures.length} part${failures.length === 1 ? '' : 's'} ` +
+        `failed (${list}); ${after}${abortNote}`,
+      { object: location.key, cause: failures[0]?.error },
+    );
+    this.name = 'MultipartUploadError';
+    this.uploadId = uploadId;
+    this.failures = failures;
+    this.uploadAborted = state.uploadAborted;
+    this.checkpoint = state.checkpoint;
+  }
+}
+
+/** A readable source of parts. */
+interface PartSource {
+  /** True when parts can be read in any order and again (file, bytes). */
+  readonly random: boolean;
+  /** Part `n`'s plaintext (random sources; may be called again for a retry). */
+  read(bounds: PartBounds): AsyncIterable<Uint8Array> | Uint8Array;
+  /** The next `size` bytes (sequential sources). */
+  next(size: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+class FileSource implements PartSource {
+  readonly random = true;
+  readonly #handle: FileHandle;
+  readonly #path: string;
+  constructor(handle: FileHandle, path: string) {
+    this.#handle = handle;
+    this.#path = path;
+  }
+  read(bounds: PartBounds): AsyncIterable<Uint8Array> {
+    const handle = this.#handle;
+    const path = this.#path;
+    return (async function* chunks(): AsyncGenerator<Uint8Array> {
+      let at = bounds.start;
+      while (at < bounds.end) {
+        const want = Math.min(FILE_CHUNK, bounds.end - at);
+        const buffer = Buffer.allocUnsafe(want);
+        let got: number;
+        try {
+          ({ bytesRead: got } = await handle.read(buffer, 0, want, at));
+        } catch (e) {
+          throw new CseError(ErrorCode.IO, `reading ${path} at ${at}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        }
+        if (got === 0) throw new CseError(ErrorCode.IO, `${path} ended at ${at} bytes: it shrank during the upload`);
+        yield got === want ? buffer : buffer.subarray(0, got);
+        at += got;
+      }
+    })();
+  }
+  async next(): Promise<Buffer> {
+    return Promise.reject(new Error('unreachable: file sources are random access'));
+  }
+  async close(): Promise<void> {
+    await this.#handle.close();
+  }
+}
+
+class BytesSource implements PartSource {
+  readonly random = true;
+  readonly #bytes: Uint8Array;
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+  }
+  read(bounds: PartBounds): Uint8Array {
+    return this.#bytes.subarray(bounds.start, bounds.end);
+  }
+  async next(): Promise<Buffer> {
+    return Promise.reject(new Error('unreachable: byte sources are random access'));
+  }
+  async close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+class StreamSource implements PartSource {
+  readonly random = false;
+  readonly #iterator: AsyncIterator<unknown>;
+  #pending: Uint8Array | undefined;
+  #read = 0;
+  constructor(stream: AsyncIterable<Uint8Array>) {
+    this.#iterator = (stream as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  }
+  read(): Uint8Array {
+    throw new Error('unreachable: stream sources are sequential');
+  }
+  async next(size: number): Promise<Buffer> {
+    const out = Buffer.allocUnsafe(size);
+    let filled = 0;
+    while (filled < size) {
+      let chunk = this.#pending;
+      this.#pending = undefined;
+      if (chunk === undefined) {
+        const r = await this.#iterator.next();
+        if (r.done === true) {
+          throw new CseError(ErrorCode.INVALID_ARGUMENT, `the stream ended after ${this.#read + filled} bytes, before its declared length`);
+        }
+        if (!(r.value instanceof Uint8Array)) {
+          throw new CseError(ErrorCode.INVALID_ARGUMENT, `the stream must yield bytes, got ${typeof r.value}`);
+        }
+        chunk = r.value;
+      }
+      const take = Math.min(chunk.length, size - filled);
+      out.set(chunk.subarray(0, take), filled);
+      filled += take;
+      if (take < chunk.length) this.#pending = chunk.subarray(take);
+    }
+    this.#read += size;
+    return out;
+  }
+  /** Fails when the stream has more bytes than declared. */
+  async finish(): Promise<void> {
+    if (this.#pending !== undefined && this.#pending.length > 0) throw this.#tooLong();
+    for (;;) {
+      const r = await this.#iterator.next();
+      if (r.done === true) return;
+      if (r.value instanceof Uint8Array && r.value.length > 0) throw this.#tooLong();
+    }
+  }
+  #tooLong(): CseError {
+    return new CseError(ErrorCode.INVALID_ARGUMENT, `the stream has more bytes than its declared length ${this.#read}`);
+  }
+  async close(): Promise<void> {
+    await this.#iterator.return?.();
+  }
+}
+
+interface FileFacts {
+  readonly path: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+async function fileFacts(path: string): Promise<FileFacts> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (e) {
+    throw new CseError(ErrorCode.IO, `cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  if (!info.isFile()) throw new CseError(ErrorCode.IO, `${path} is not a file`);
+  return { path: resolve(path), size: info.size, mtimeMs: info.mtimeMs };
+}
+
+function describe(location: ObjectLocation): string {
+  return `oss://${location.bucket}/${location.key}`;
+}
+
+/**
+ * Uploads `source` to `location`, encrypted, in parallel parts (or one PUT when it fits in one part).
+ *
+ * @throws MultipartUploadError (ERR_CSE_MULTIPART) listing every failed part; CseError ERR_CSE_INVALID_ARGUMENT (part
+ *   size, parallel, retries, a stream without length), ERR_CSE_MULTIPART (a checkpoint of another object or source,
+ *   an upload without encryption context, the source changed during the upload), ERR_CSE_IO, ERR_CSE_INTEGRITY,
+ *   ERR_CSE_NO_MATCHING_KEY (resuming with keys that cannot unwrap the upload), ERR_CSE_ABORTED; TransferError
+ */
+export async function multipartUpload(
+  store: MultipartObjectStore,
+  location: ObjectLocation,
+  source: UploadSource,
+  options: MultipartUploadOptions,
+): Promise<MultipartUploadResult> {
+  const what = `multipart upload of ${describe(location)}`;
+  throwIfAborted(options.signal, what);
+  const parallel = checkParallel(options.parallel, DEFAULT_UPLOAD_PARALLEL);
+  const policy = retryPolicy(options.retries);
+  const call = { signal: options.signal, timeout: options.timeout };
+
+  let file: FileFacts | undefined;
+  let dataSize: number;
+  if (source.kind === 'file') {
+    file = await fileFacts(source.path);
+    dataSize = file.size;
+  } else if (source.kind === 'bytes') {
+    dataSize = source.bytes.length;
+  } else {
+    if (!Number.isSafeInteger(source.length) || source.length < 0) {
+      throw new CseError(
+        ErrorCode.INVALID_ARGUMENT,
+        'a stream needs its length (contentLength) for a multipart upload: OSS requires the data size at Initiate',
+        { object: location.key },
+      );
+    }
+    dataSize = source.length;
+  }
+  if (options.checkpoint !== undefined && file === undefined) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, 'a checkpoint needs a file source (it records the file to resume from)', {
+      object: location.key,
+    });
+  }
+  let partSize: number;
+  if (options.partSize === undefined) {
+    partSize = choosePartSize(dataSize);
+  } else {
+    validatePartSize(options.partSize, dataSize);
+    partSize = options.partSize;
+  }
+
+  // Resume: a matching checkpoint, or a named upload.
+  let context: MultipartContext | undefined;
+  let done = new Map<number, UploadedPart>();
+  let listing: PartListing | undefined;
+  const checkpointStore = options.checkpoint;
+  if (checkpointStore !== undefined && file !== undefined) {
+    const saved = await checkpointStore.load();
+    if (saved !== undefined) {
+      checkUploadCheckpointFor(saved, { bucket: location.bucket, key: location.key, sourcePath: file.path }, checkpointStore.description);
+      if (saved.source.size === file.size && saved.source.mtimeMs === file.mtimeMs && saved.dataSize === file.size) {
+        context = checkContext(
+          {
+            version: CONTEXT_VERSION,
+            bucket: saved.bucket,
+            key: saved.key,
+            uploadId: saved.uploadId,
+            dataSize: saved.dataSize,
+            partSize: saved.partSize,
+            envelope: saved.envelope,
+          },
+          location,
+        );
+        done = new Map(saved.parts.map((p) => [p.partNumber, p]));
+      } else {
+        // The file changed since: its uploaded parts are of other bytes. Start over, discarding the old upload.
+        await store.abortMultipartUpload(location, saved.uploadId, call).catch(() => undefined);
+        await checkpointStore.remove();
+      }
+    }
+  }
+  if (context === undefined && options.uploadId !== undefined) {
+    listing = await listAllParts(store, location, options.uploadId, call);
+    context = contextFromListing(location, options.uploadId, listing.encryption);
+  }
+  if (context !== undefined && context.dataSize !== dataSize) {
+    throw new CseError(
+      ErrorCode.MULTIPART,
+      `upload ${context.uploadId} is for ${context.dataSize} bytes, the source has ${dataSize}`,
+      { object: location.key },
+    );
+  }
+
+  if (context === undefined && partCount(dataSize, partSize) === 1) {
+    return singlePut(store, location, source, dataSize, options);
+  }
+
+  const resumed = context !== undefined;
+  if (context === undefined) {
+    const initiated = await initiateEncryptedUpload(store, location, {
+      masterKey: options.masterKey,
+      dataSize,
+      partSize,
+      headers: options.headers,
+      meta: options.meta,
+      mime: options.mime ?? (file === undefined ? undefined : file.path),
+      cache: options.cache,
+      contentMaterial: options.contentMaterial,
+      signal: options.signal,
+      timeout: options.timeout,
+    });
+    context = initiated.context;
+  }
+  const ctx = context;
+  const count = partCount(ctx.dataSize, ctx.partSize);
+  const saver = checkpointStore === undefined ? undefined : new ThrottledSaver(checkpointStore, options.checkpointIntervalMs ?? 1000);
+  const snapshot = (): UploadCheckpoint => ({
+    version: CHECKPOINT_VERSION,
+    kind: 'upload',
+    bucket: location.bucket,
+    key: location.key,
+    uploadId: ctx.uploadId,
+    source: { path: file?.path ?? '', size: file?.size ?? dataSize, mtimeMs: file?.mtimeMs ?? 0 },
+    envelope: ctx.envelope,
+    partSize: ctx.partSize,
+    dataSize: ctx.dataSize,
+    parts: [...done.values()].sort((a, b) => a.partNumber - b.partNumber),
+    updatedAt: new Date().toISOString(),
+  });
+  if (!resumed) await saver?.save(snapshot);
+
+  const sourceReader: PartSource =
+    source.kind === 'file'
+      ? new FileSource(await openFile(source.path), source.path)
+      : source.kind === 'bytes'
+        ? new BytesSource(source.bytes)
+        : new StreamSource(source.stream);
+  try {
+    // The material unwraps now: a resume with keys that cannot open the envelope fails before any part is sent.
+    const material = await options.cache.material(ctx, options.keys);
+    if (resumed) {
+      listing ??= await listAllParts(store, location, ctx.uploadId, call);
+      done = await reconcile(ctx, done, listing, sourceReader, material);
+      await saver?.save(snapshot);
+    }
+    const run = await uploadParts({
+      store,
+      location,
+      context: ctx,
+      count,
+      done,
+      source: sourceReader,
+      material,
+      parallel,
+      policy,
+      options,
+      onPart: async () => saver?.maybeSave(snapshot),
+    });
+    if (run.stopped !== undefined || run.failures.length > 0) {
+      await saver?.save(snapshot);
+      if (run.stopped !== undefined) throw run.stopped;
+      const keep = checkpointStore !== undefined || options.uploadId !== undefined;
+      let abortError: unknown;
+      if (!keep) {
+        try {
+          await store.abortMultipartUpload(location, ctx.uploadId, { timeout: options.timeout });
+          options.cache.forget(ctx);
+        } catch (e) {
+          abortError = e;
+        }
+      }
+      throw new MultipartUploadError(location, ctx.uploadId, run.failures, {
+        uploadAborted: !keep && abortError === undefined,
+        checkpoint: checkpointStore?.description,
+        abortError,
+      });
+    }
+    if (sourceReader instanceof StreamSource) await sourceReader.finish();
+    if (file !== undefined) {
+      const now = await fileFacts(file.path);
+      if (now.size !== file.size || now.mtimeMs !== file.mtimeMs) {
+        await store.abortMultipartUpload(location, ctx.uploadId, { timeout: options.timeout }).catch(() => undefined);
+        await checkpointStore?.remove();
+        throw new CseError(ErrorCode.MULTIPART, `${file.path} changed during the upload; the upload was aborted`, { object: location.key });
+      }
+    }
+    const completed = await completeEncryptedUpload(store, location, ctx, [...done.values()], {
+      cache: options.cache,
+      signal: options.signal,
+      timeout: options.timeout,
+      retry: policy,
+    });
+    await checkpointStore?.remove();
+    await options.progress?.(1, { bytes: dataSize, totalBytes: dataSize, part: undefined, uploadId: ctx.uploadId });
+    return {
+      method: 'multipart',
+      uploadId: ctx.uploadId,
+      response: completed.response,
+      etag: completed.etag,
+      envelope: parseEnvelope(ctx.envelope, { object: location.key }),
+      size: dataSize,
+      crc64: completed.crc64,
+      partSize: ctx.partSize,
+      partCount: count,
+      partsSent: run.sent,
+      resumed,
+    };
+  } finally {
+    await sourceReader.close().catch(() => undefined);
+  }
+}
+
+async function openFile(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r');
+  } catch (e) {
+    throw new CseError(ErrorCode.IO, `cannot open ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
+async function singlePut(
+  store: MultipartObjectStore,
+  location: ObjectLocation,
+  source: UploadSource,
+  dataSize: number,
+  options: MultipartUploadOptions,
+): Promise<MultipartUploadResult> {
+  const fileStream = source.kind === 'file' ? createReadStream(source.path, { highWaterMark: FILE_CHUNK }) : undefined;
+  try {
+    const written = await writeEncrypted(
+      store,
+      location,
+      source.kind === 'bytes'
+        ? { kind: 'bytes', bytes: source.bytes }
+        : { kind: 'stream', stream: source.kind === 'stream' ? source.stream : (fileStream as AsyncIterable<Uint8Array>), length: dataSize },
+      {
+        masterKey: options.masterKey,
+        headers: options.headers ?? {},
+        meta: options.meta,
+        mime: options.mime ?? (source.kind === 'file' ? source.path : undefined),
+        signal: options.signal,
+        timeout: options.timeout,
+      },
+    );
+    await options.progress?.(1, { bytes: dataSize, totalBytes: dataSize, part: undefined, uploadId: undefined });
+    return {
+      method: 'put',
+      uploadId: undefined,
+      response: written.response,
+      etag: written.response.headers.etag,
+      envelope: written.envelope,
+      size: written.size,
+      crc64: written.crc64,
+      partSize: dataSize,
+      partCount: 1,
+      partsSent: 1,
+      resumed: false,
+    };
+  } finally {
+    fileStream?.destroy();
+  }
+}
+
+/** The CRC-64 of our ciphertext for part `n`, computed locally. */
+async function localPartCrc(context: MultipartContext, bounds: PartBounds, partNumber: number, plaintext: AsyncIterable<Uint8Array> | Uint8Array, material: ContentMaterial): Promise<string> {
+  const cipher = createCtrCipher(material.key, material.iv, partCounterOffset(partNumber, context.partSize));
+  const crc = new Crc64();
+  if (plaintext instanceof Uint8Array) {
+    crc.update(cipher.update(plaintext));
+  } else {
+    for await (const chunk of plaintext) crc.update(cipher.update(chunk));
+  }
+  if (crc.length !== bounds.size) throw new CseError(ErrorCode.IO, `part ${partNumber}: read ${crc.length} bytes, expected ${bounds.size}`);
+  return crc.toString();
+}
+
+function normalizeEtag(tag: string): string {
+  return tag.trim().replace(/^"(.*)"$/, '$1').toUpperCase();
+}
+
+/**
+ * The parts that are really done: those OSS lists with the checkpoint's ETag, plus those OSS has but the checkpoint
+ * lacks (or records otherwise) whose stored CRC-64 equals the CRC-64 of our ciphertext for that part. Sequential
+ * sources cannot be re-read here: their unrecorded parts are re-sent.
+ */
+async function reconcile(
+  context: MultipartContext,
+  recorded: ReadonlyMap<number, UploadedPart>,
+  listing: PartListing,
+  source: PartSource,
+  material: ContentMaterial,
+): Promise<Map<number, UploadedPart>> {
+  const count = partCount(context.dataSize, context.partSize);
+  const done = new Map<number, UploadedPart>();
+  for (const listed of listing.parts) {
+    if (listed.partNumber < 1 || listed.partNumber > count) continue;
+    const bounds = partBounds(listed.partNumber, context.partSize, context.dataSize);
+    if (listed.size !== bounds.size) continue;
+    const mine = recorded.get(listed.partNumber);
+    if (mine !== undefined && normalizeEtag(mine.etag) === normalizeEtag(listed.etag)) {
+      done.set(listed.partNumber, mine);
+      continue;
+    }
+    if (listed.crc64 === undefined || !source.random) continue;
+    const crc = await localPartCrc(context, bounds, listed.partNumber, source.read(bounds), material);
+    if (crc === listed.crc64) done.set(listed.partNumber, { partNumber: listed.partNumber, etag: listed.etag, size: listed.size, crc64: crc });
+  }
+  return done;
+}
+
+interface RunInput {
+  readonly store: MultipartObjectStore;
+  readonly location: ObjectLocation;
+  readonly context: MultipartContext;
+  readonly count: number;
+  /** Finished parts; filled in as parts finish. */
+  readonly done: Map<number, UploadedPart>;
+  readonly source: PartSource;
+  readonly material: ContentMaterial;
+  readonly parallel: number;
+  readonly policy: RetryPolicy;
+  readonly options: MultipartUploadOptions;
+  readonly onPart: () => Promise<void>;
+}
+
+interface RunOutcome {
+  /** Parts sent by this run. */
+  readonly sent: number;
+  /** Parts that failed for good. */
+  readonly failures: PartFailure[];
+  /** Set when the signal fired or the progress callback threw: the error to throw. */
+  readonly stopped: Error | undefined;
+}
+
+/** Uploads every part not in `done`, `parallel` at a time; stops starting parts after the first failure. */
+async function uploadParts(input: RunInput): Promise<RunOutcome> {
+  const { store, location, context, count, done, source, policy, options } = input;
+  const signal = options.signal;
+  const failures: PartFailure[] = [];
+  let stopped: Error | undefined;
+  let sent = 0;
+  let bytes = [...done.values()].reduce((sum, p) => sum + p.size, 0);
+  const todo: number[] = [];
+  for (let n = 1; n <= count; n++) if (!done.has(n)) todo.push(n);
+  const halted = (): boolean => stopped !== undefined || failures.length > 0 || signal?.aborted === true;
+
+  const send = async (partNumber: number, bounds: PartBounds, buffered: Uint8Array | undefined): Promise<void> => {
+    try {
+      const part = await withRetries(
+        async () =>
+          uploadEncryptedPart(store, location, context, partNumber, buffered ?? source.read(bounds), {
+            keys: options.keys,
+            cache: options.cache,
+            signal,
+            timeout: options.timeout,
+            hooks: options.hooks,
+          }),
+        policy,
+        signal,
+        `UploadPart ${partNumber} of ${describe(location)}`,
+      );
+      done.set(partNumber, part);
+      sent++;
+      bytes += part.size;
+      await input.onPart();
+      try {
+        await options.progress?.(bytes / context.dataSize, { bytes, totalBytes: context.dataSize, part, uploadId: context.uploadId });
+      } catch (e) {
+        stopped ??= e instanceof Error ? e : new Error(String(e));
+      }
+    } catch (e) {
+      if (signal?.aborted === true) stopped ??= abortedError(`${describe(location)}: multipart upload ${context.uploadId}`, signal);
+      else failures.push({ partNumber, error: e });
+    }
+  };
+
+  if (source.random) {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (!halted() && next < todo.length) {
+        const partNumber = todo[next++] ?? 0;
+        await send(partNumber, partBounds(partNumber, context.partSize, context.dataSize), undefined);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(input.parallel, todo.length) }, async () => worker()));
+  } else {
+    // One reader fills part buffers in order; at most `parallel` are held (being read or uploaded) at once.
+    const inFlight = new Set<Promise<void>>();
+    for (let n = 1; n <= count && !halted(); n++) {
+      while (inFlight.size >= input.parallel) await Promise.race(inFlight);
+      if (halted()) break;
+      const bounds = partBounds(n, context.partSize, context.dataSize);
+      let buffer: Buffer;
+      try {
+        buffer = await source.next(bounds.size);
+      } catch (e) {
+        failures.push({ partNumber: n, error: e });
+        break;
+      }
+      if (done.has(n)) continue;
+      const task = send(n, bounds, buffer).finally(() => inFlight.delete(task));
+      inFlight.add(task);
+    }
+    await Promise.all(inFlight);
+  }
+  if (stopped === undefined && signal?.aborted === true) {
+    stopped = abortedError(`${describe(location)}: multipart upload ${context.uploadId}`, signal);
+  }
+  if (stopped instanceof CseError && stopped.code === ErrorCode.ABORTED) {
+    stopped = new CseError(
+      ErrorCode.ABORTED,
+      `multipart upload ${context.uploadId} of ${describe(location)} was aborted after ${done.size} of ${count} parts; ` +
+        'it is kept on OSS: resume it with the same checkpoint or uploadId',
+      { object: location.key, cause: stopped },
+    );
+  }
+  failures.sort((a, b) => a.partNumber - b.partNumber);
+  return { sent, failures, stopped };
+}
+
