@@ -11,6 +11,56 @@
 export { CseError, ErrorCode, NoMatchingKeyError, TransferError, isCseError } from './errors.js';
 export type { CseErrorCode, CseErrorContext, CseErrorOptions, KeyAttempt, TransferErrorDetails } from './errors.js';
 
+// Client (wraps an ali-oss instance)
+export { EncryptionClient, createOssClient, summarizeEnvelope } from './client.js';
+export type {
+  AliOssClient,
+  CallOptions,
+  CopyOptions,
+  CopyResult,
+  EncryptionClientOptions,
+  EnvelopeSummary,
+  GetOptions,
+  GetResult,
+  GetStreamResult,
+  GetToFileResult,
+  HeadResult,
+  ListQueryV1,
+  ListQueryV2,
+  ListResultV1,
+  ListResultV2,
+  ListedObjectInfo,
+  OssConnectionOptions,
+  PutInput,
+  PutOptions,
+  PutResult,
+  RangeOption,
+  ReadFacts,
+} from './client.js';
+
+// Transport port (for custom stores and tests)
+export { AliOssStore } from './transfer/ali-oss-store.js';
+export type {
+  CallOptions as StoreCallOptions,
+  CopyRequest,
+  CopyResponse,
+  GetResponse,
+  ListPage,
+  ListQuery,
+  ListV1Page,
+  ListV1Query,
+  ListedObject,
+  ObjectLocation,
+  ObjectStore,
+  PutBody,
+  PutRequest,
+  ReadRequest,
+  ResponseHeaders,
+  ResponseInfo,
+  StoreResponse,
+} from './transfer/store.js';
+export { Crc64, crc64, crc64Combine } from './transfer/crc64.js';
+
 // Offline API
 export { decryptObject, encryptObject, openEnvelope, sealEnvelope } from './object-crypto.js';
 export type {

@@ -29,6 +29,18 @@ export interface Command {
   run(args: readonly string[], io: CliIo): Promise<number>;
 }
 
+/**
+ * A bad command line: printed with the command's help hint, exit code 2. Lives here, not in main.ts, so that command
+ * modules can import it without an import cycle through the dispatcher.
+ */
+export class UsageError extends Error {
+  /** @param message - what is wrong with the command line */
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
 /** Exit codes, documented in `oss-cse --help`. */
 export const ExitCode = {
   OK: 0,

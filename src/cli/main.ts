@@ -5,17 +5,10 @@
  */
 
 import { CseError } from '../errors.js';
-import { ExitCode, type CliIo } from './command.js';
+import { ExitCode, UsageError, type CliIo } from './command.js';
 import { commands } from './commands/index.js';
 
-/** Usage error: printed with the command's help hint, exit code 2. */
-export class UsageError extends Error {
-  /** @param message - what is wrong with the command line */
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError };
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length), 4);

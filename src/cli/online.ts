@@ -6,7 +6,7 @@
  */
 
 import { HOME_ENV } from './keys.js';
-import { UsageError } from './main.js';
+import { UsageError } from './command.js';
 
 /** A parsed `oss://bucket/key` (the key may be empty: `oss://bucket`, `oss://bucket/`). */
 export interface OssUrl {

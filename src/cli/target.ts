@@ -14,7 +14,7 @@ import { CseError, ErrorCode } from '../errors.js';
 import type { KeySelectionPolicy } from '../keys/key-ring.js';
 import type { CliIo } from './command.js';
 import { cseHome, loadCliKeys, type CliKeyOptions } from './keys.js';
-import { UsageError } from './main.js';
+import { UsageError } from './command.js';
 import { TargetEnv, type OnlineValues } from './online.js';
 
 /** A connected target: the encryption client, the plain client under it, and how to release it. */

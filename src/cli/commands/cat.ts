@@ -6,7 +6,7 @@
 
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
-import { UsageError } from '../main.js';
+import { UsageError } from '../command.js';
 import { ONLINE_HELP, ONLINE_OPTIONS, parseOssUrl } from '../online.js';
 import { RANGE_HELP, RANGE_OPTIONS, rangeHeaders, toStdout } from './get.js';
 

@@ -11,7 +11,7 @@ import type { MasterKey } from '../../keys/master-key.js';
 import type { Command } from '../command.js';
 import { readMetaFile, writeFileAtomic } from '../files.js';
 import { loadRsaKeyFile, PASSPHRASE_ENV } from '../keys.js';
-import { UsageError } from '../main.js';
+import { UsageError } from '../command.js';
 
 const help = `Usage: oss-cse decrypt --in FILE --out FILE --meta META.json --private-key PEM [--private-key PEM2 …]
                       [--offset N] [--allow-legacy] [--json]

@@ -12,7 +12,7 @@ import { encryptObject } from '../../object-crypto.js';
 import type { Command } from '../command.js';
 import { writeFileAtomic } from '../files.js';
 import { loadRsaKeyFile, parseMatDescFlag, PASSPHRASE_ENV } from '../keys.js';
-import { UsageError } from '../main.js';
+import { UsageError } from '../command.js';
 
 const help = `Usage: oss-cse encrypt --in FILE --out FILE --meta-out META.json --public-key PEM
                       [--matdesc JSON] [--wrap oaep] [--json]

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { encodeMatDesc } from '../../format/matdesc.js';
 import type { Command } from '../command.js';
-import { UsageError } from '../main.js';
+import { UsageError } from '../command.js';
 import { ONLINE_HELP, ONLINE_OPTIONS, parseOssUrl } from '../online.js';
 
 const help = `Usage: oss-cse head oss://BUCKET/KEY [options]

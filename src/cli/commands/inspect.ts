@@ -11,7 +11,7 @@ import { parseEnvelope } from '../../format/envelope.js';
 import type { Envelope } from '../../format/types.js';
 import type { Command } from '../command.js';
 import { readMetaFile } from '../files.js';
-import { UsageError } from '../main.js';
+import { UsageError } from '../command.js';
 
 const help = `Usage: oss-cse inspect --meta META.json [--json]
 

@@ -11,7 +11,7 @@ import { CseError, ErrorCode } from '../../errors.js';
 import { generateRsaKeyPair } from '../../keys/rsa.js';
 import type { Command } from '../command.js';
 import { writeFileAtomic } from '../files.js';
-import { UsageError } from '../main.js';
+import { UsageError } from '../command.js';
 
 const help = `Usage: oss-cse keygen --out DIR [--bits 2048] [--force] [--json]
 

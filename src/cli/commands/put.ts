@@ -10,7 +10,7 @@ import { basename, extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CseError, ErrorCode } from '../../errors.js';
 import type { Command } from '../command.js';
-import { UsageError } from '../main.js';
+import { UsageError } from '../command.js';
 import { counted, progressBar } from '../progress.js';
 import { ONLINE_HELP, ONLINE_OPTIONS, parseOssUrl } from '../online.js';
 

@@ -6,7 +6,7 @@
 
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
-import { UsageError } from '../main.js';
+import { UsageError } from '../command.js';
 import { ONLINE_HELP, ONLINE_OPTIONS, parseOssUrl, type OssUrl } from '../online.js';
 
 const help = `Usage: oss-cse rm oss://BUCKET/KEY [oss://BUCKET/KEY ...] [options]

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { startServer, type RunningServer } from '../../../server/src/index.js';
 import { CseError, ErrorCode } from '../../errors.js';
 import type { CliIo, Command } from '../command.js';
-import { UsageError } from '../main.js';
+import { UsageError } from '../command.js';
 
 const help = `Usage: oss-cse serve [--host 127.0.0.1] [--port 0] [--data DIR | --memory]
                      [--access-key-id ID --access-key-secret SECRET] [--bucket NAME ...]
