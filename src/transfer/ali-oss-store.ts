@@ -21,6 +21,21 @@ import { CseError, ErrorCode, TransferError } from '../errors.js';
 import { OssHeader, USER_AGENT_SUFFIX } from '../format/headers.js';
 import { abortedError, onAbort, throwIfAborted } from './abort.js';
 import type {
+  CompletePart,
+  CompleteResponse,
+  InitiateRequest,
+  InitiateResponse,
+  ListPartsPage,
+  ListPartsQuery,
+  ListUploadsPage,
+  ListUploadsQuery,
+  ListedEncryption,
+  ListedPart,
+  MultipartStore,
+  UploadPartRequest,
+  UploadPartResponse,
+} from './multipart-store.js';
+import type {
   CallOptions,
   CopyRequest,
   CopyResponse,
@@ -109,6 +124,10 @@ interface AliRequestParams {
   content?: Buffer;
   stream?: Readable;
   mime?: string;
+  /** Query parameters that are not signed sub-resources (`max-parts`, `prefix`, …). */
+  query?: Record<string, string>;
+  /** Skip the Content-MD5 the request layer computes over `content`. */
+  disabledMD5?: boolean;
 }
 
 /** What `request` resolves to (urllib's result). */
@@ -188,9 +207,9 @@ export interface AliOssStoreOptions {
 }
 
 /**
- * {@link ObjectStore} over an `ali-oss` client.
+ * {@link ObjectStore} (and its multipart half, {@link MultipartStore}) over an `ali-oss` client.
  */
-export class AliOssStore implements ObjectStore {
+export class AliOssStore implements ObjectStore, MultipartStore {
   readonly #client: AliOssInternals;
   readonly #userAgent: string | undefined;
 
@@ -370,6 +389,166 @@ export class AliOssStore implements ObjectStore {
     return fromInfo(result.res);
   }
 
+  /** {@inheritDoc MultipartStore.initiateMultipartUpload} */
+  async initiateMultipartUpload(location: ObjectLocation, request: InitiateRequest, options: CallOptions = {}): Promise<InitiateResponse> {
+    const what = `InitiateMultipartUpload ${describe(location)}`;
+    const params: AliRequestParams = {
+      ...this.#base('POST', location, { ...request.headers }, options, { uploads: '' }),
+      xmlResponse: true,
+      successStatuses: [200],
+    };
+    if (request.mime !== undefined) params.mime = request.mime;
+    const result = await this.#call(what, location, options, params);
+    const uploadId = xmlText(xmlRecord(result.data).UploadId);
+    if (uploadId === undefined || uploadId === '') {
+      throw new TransferError(`${what}: the answer carries no UploadId`, { object: location.key, status: result.status });
+    }
+    return { ...toStoreResponse(result), uploadId };
+  }
+
+  /** {@inheritDoc MultipartStore.uploadPart} */
+  async uploadPart(location: ObjectLocation, request: UploadPartRequest, options: CallOptions = {}): Promise<UploadPartResponse> {
+    const what = `UploadPart ${request.partNumber} of ${describe(location)}`;
+    const headers: Record<string, string> = { ...request.headers };
+    const params: AliRequestParams = {
+      ...this.#base('PUT', location, headers, options, { partNumber: String(request.partNumber), uploadId: request.uploadId }),
+      successStatuses: [200],
+      // The part's CRC-64 is checked against OSS's instead; an MD5 over every part would cost a second pass.
+      disabledMD5: true,
+    };
+    let stream: Readable | undefined;
+    if (request.body.kind === 'bytes') {
+      const bytes = request.body.bytes;
+      params.content = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } else {
+      if (request.body.length === undefined) {
+        throw new CseError(ErrorCode.INVALID_ARGUMENT, `${what}: a part body needs its length`, { object: location.key });
+      }
+      stream = Readable.from(request.body.stream, { objectMode: false });
+      params.stream = stream;
+      headers['Content-Length'] = String(request.body.length);
+    }
+    const result = await this.#call(what, location, options, params, stream);
+    const response = toStoreResponse(result);
+    const etag = response.headers[OssHeader.ETAG];
+    if (etag === undefined || etag === '') {
+      throw new TransferError(`${what}: the answer carries no ETag (is ETag an exposed header?)`, {
+        object: location.key,
+        status: result.status,
+      });
+    }
+    return { ...response, etag };
+  }
+
+  /** {@inheritDoc MultipartStore.completeMultipartUpload} */
+  async completeMultipartUpload(
+    location: ObjectLocation,
+    uploadId: string,
+    parts: readonly CompletePart[],
+    options: CallOptions = {},
+  ): Promise<CompleteResponse> {
+    const what = `CompleteMultipartUpload ${describe(location)}`;
+    const xml = [
+      '<?xml version="1.0" encoding="UTF-8"?>',
+      '<CompleteMultipartUpload>',
+      ...parts.map((p) => `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${escapeXml(p.etag)}</ETag></Part>`),
+      '</CompleteMultipartUpload>',
+    ].join('\n');
+    const params: AliRequestParams = {
+      ...this.#base('POST', location, {}, options, { uploadId }),
+      content: Buffer.from(xml, 'utf8'),
+      mime: 'xml',
+      xmlResponse: true,
+      successStatuses: [200],
+    };
+    const result = await this.#call(what, location, options, params);
+    const response = toStoreResponse(result);
+    return { ...response, etag: response.headers[OssHeader.ETAG] ?? xmlText(xmlRecord(result.data).ETag) };
+  }
+
+  /** {@inheritDoc MultipartStore.abortMultipartUpload} */
+  async abortMultipartUpload(location: ObjectLocation, uploadId: string, options: CallOptions = {}): Promise<StoreResponse> {
+    const what = `AbortMultipartUpload ${describe(location)}`;
+    const params: AliRequestParams = { ...this.#base('DELETE', location, {}, options, { uploadId }), successStatuses: [204] };
+    return toStoreResponse(await this.#call(what, location, options, params));
+  }
+
+  /** {@inheritDoc MultipartStore.listParts} */
+  async listParts(location: ObjectLocation, uploadId: string, query: ListPartsQuery, options: CallOptions = {}): Promise<ListPartsPage> {
+    const what = `ListParts ${describe(location)}`;
+    const params: AliRequestParams = {
+      ...this.#base('GET', location, {}, options, { uploadId }),
+      xmlResponse: true,
+      successStatuses: [200],
+    };
+    const q: Record<string, string> = {};
+    if (query.maxParts !== undefined) q['max-parts'] = String(query.maxParts);
+    if (query.partNumberMarker !== undefined) q['part-number-marker'] = String(query.partNumberMarker);
+    if (Object.keys(q).length > 0) params.query = q;
+    const result = await this.#call(what, location, options, params);
+    const data = xmlRecord(result.data);
+    const parts: ListedPart[] = xmlList(data.Part).map((raw) => {
+      const p = xmlRecord(raw);
+      return {
+        partNumber: Number(xmlText(p.PartNumber)),
+        etag: xmlText(p.ETag) ?? '',
+        size: Number(xmlText(p.Size)),
+        lastModified: xmlText(p.LastModified) ?? '',
+        crc64: xmlText(p.HashCrc64ecma),
+      };
+    });
+    const encryption: ListedEncryption = {
+      key: xmlText(data.ClientEncryptionKey),
+      start: xmlText(data.ClientEncryptionStart),
+      cekAlg: xmlText(data.ClientEncryptionCekAlg),
+      wrapAlg: xmlText(data.ClientEncryptionWrapAlg),
+      dataSize: xmlText(data.ClientEncryptionDataSize),
+      partSize: xmlText(data.ClientEncryptionPartSize),
+    };
+    const marker = xmlText(data.NextPartNumberMarker);
+    return {
+      ...toStoreResponse(result),
+      parts,
+      isTruncated: xmlText(data.IsTruncated) === 'true',
+      nextPartNumberMarker: marker === undefined || !/^[0-9]+$/.test(marker) ? undefined : Number(marker),
+      encryption: Object.values(encryption).some((v) => v !== undefined) ? encryption : undefined,
+    };
+  }
+
+  /** {@inheritDoc MultipartStore.listMultipartUploads} */
+  async listMultipartUploads(bucket: string, query: ListUploadsQuery, options: CallOptions = {}): Promise<ListUploadsPage> {
+    const location = { bucket, key: '' };
+    const what = `ListMultipartUploads oss://${bucket}/${query.prefix ?? ''}`;
+    if (bucket === '') throw new CseError(ErrorCode.INVALID_ARGUMENT, 'no bucket: set `bucket` on the ali-oss client or pass options.bucket');
+    const q: Record<string, string> = {};
+    if (query.prefix !== undefined) q.prefix = query.prefix;
+    if (query.maxUploads !== undefined) q['max-uploads'] = String(query.maxUploads);
+    if (query.keyMarker !== undefined) q['key-marker'] = query.keyMarker;
+    if (query.uploadIdMarker !== undefined) q['upload-id-marker'] = query.uploadIdMarker;
+    const params: AliRequestParams = {
+      bucket,
+      method: 'GET',
+      headers: {},
+      subres: { uploads: '' },
+      xmlResponse: true,
+      successStatuses: [200],
+    };
+    if (Object.keys(q).length > 0) params.query = q;
+    if (options.timeout !== undefined) params.timeout = options.timeout;
+    const result = await this.#call(what, location, options, params);
+    const data = xmlRecord(result.data);
+    return {
+      ...toStoreResponse(result),
+      uploads: xmlList(data.Upload).map((raw) => {
+        const u = xmlRecord(raw);
+        return { key: xmlText(u.Key) ?? '', uploadId: xmlText(u.UploadId) ?? '', initiated: xmlText(u.Initiated) ?? '' };
+      }),
+      isTruncated: xmlText(data.IsTruncated) === 'true',
+      nextKeyMarker: nonEmpty(xmlText(data.NextKeyMarker)),
+      nextUploadIdMarker: nonEmpty(xmlText(data.NextUploadIdMarker)),
+    };
+  }
+
   #base(
     method: AliRequestParams['method'],
     location: ObjectLocation,
@@ -473,6 +652,32 @@ export class AliOssStore implements ObjectStore {
     }
     return view;
   }
+}
+
+/** An element of an xml2js (`explicitArray: false`) result as a record. */
+function xmlRecord(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+/** An xml2js element that may appear once (an object) or several times (an array). */
+function xmlList(value: unknown): unknown[] {
+  if (value === undefined || value === null) return [];
+  return Array.isArray(value) ? (value as unknown[]) : [value];
+}
+
+/** An xml2js leaf as text (an empty element is `''`). */
+function xmlText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return String(value);
+  return undefined;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === '' ? undefined : value;
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 function listed(o: AliListedObject): ListedObject {
