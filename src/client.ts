@@ -34,6 +34,30 @@ import { writeFileAtomically } from './transfer/file-sink.js';
 import { readObject, type ObjectRead } from './transfer/read.js';
 import type { ListedObject, ObjectLocation, ObjectStore, ResponseHeaders, ResponseInfo } from './transfer/store.js';
 import { writeEncrypted, type PlaintextSource } from './transfer/write.js';
+import {
+  FileCheckpointStore,
+  defaultCheckpointPath,
+  parseDownloadCheckpoint,
+  parseUploadCheckpoint,
+  type CheckpointStore,
+  type DownloadCheckpoint,
+  type UploadCheckpoint,
+} from './transfer/checkpoint.js';
+import {
+  MaterialCache,
+  abortEncryptedUpload,
+  checkContext,
+  completeEncryptedUpload,
+  contextFromListing,
+  initiateEncryptedUpload,
+  uploadEncryptedPart,
+  type MultipartContext,
+  type MultipartObjectStore,
+  type PartListEntry,
+} from './transfer/multipart.js';
+import type { ListedEncryption, ListedPart, ListedUpload, MultipartStore } from './transfer/multipart-store.js';
+import { multipartUpload, type UploadProgress, type UploadSource } from './transfer/multipart-upload.js';
+import { resumableDownload, type DownloadProgress } from './transfer/resumable-download.js';
 
 /** Options of {@link EncryptionClient}. */
 export interface EncryptionClientOptions {
@@ -311,6 +335,179 @@ export interface ListResultV2 {
   readonly res: ResponseInfo;
 }
 
+/** A checkpoint option: `true` for the default file under `$OSS_CSE_HOME/checkpoints`, a file path, or your own store. */
+export type CheckpointOption<T> = boolean | string | CheckpointStore<T>;
+
+/** Options of {@link EncryptionClient.multipartUpload}. */
+export interface MultipartUploadOptions extends PutOptions {
+  /**
+   * Part size in bytes: a multiple of 16, at least 100 KiB, at most 10,000 parts (checked; never ali-oss's unaligned
+   * `_getPartSize`). Default: 10 MiB, raised for objects above ~100 GiB.
+   */
+  readonly partSize?: number;
+  /** Parts uploaded at once (1–64, default 4). Memory is about `parallel × partSize` for streams. */
+  readonly parallel?: number;
+  /** Retries per part for transient failures (default 3), with exponential backoff. */
+  readonly retries?: number;
+  /**
+   * Make the upload resumable (file sources): `true` (a file under `$OSS_CSE_HOME/checkpoints` named after the bucket,
+   * key and source), a checkpoint file path, or a {@link CheckpointStore}. A failed or aborted upload is then kept
+   * and the next call with the same checkpoint continues it. Without a checkpoint, a failed upload is aborted.
+   */
+  readonly checkpoint?: CheckpointOption<UploadCheckpoint>;
+  /** Continue this upload without a local checkpoint, from ListParts' `ClientEncryption*` fields. */
+  readonly uploadId?: string;
+  /** `progress(fraction, { bytes, totalBytes, part, uploadId })`, awaited; throwing stops the upload (resumable). */
+  readonly progress?: UploadProgress;
+}
+
+/** The result of {@link EncryptionClient.multipartUpload}: ali-oss's `{ res, bucket, name, etag }` plus what was stored. */
+export interface MultipartUploadResult {
+  readonly name: string;
+  readonly bucket: string;
+  /** The object's ETag. */
+  readonly etag: string | undefined;
+  /** The Complete (or PutObject) response. */
+  readonly res: ResponseInfo;
+  /** `multipart`, or `put` when the object fit in one part. */
+  readonly method: 'multipart' | 'put';
+  /** The upload id (multipart). */
+  readonly uploadId: string | undefined;
+  readonly encrypted: true;
+  readonly envelope: EnvelopeSummary;
+  /** Plaintext bytes. */
+  readonly size: number;
+  /** CRC-64 of the ciphertext, checked against OSS's. */
+  readonly crc64: string;
+  readonly partSize: number;
+  readonly partCount: number;
+  /** Parts sent by this call (fewer than `partCount` when resumed). */
+  readonly partsSent: number;
+  /** True when an earlier upload was continued. */
+  readonly resumed: boolean;
+}
+
+/** Options of {@link EncryptionClient.initMultipartUpload}. */
+export interface InitMultipartUploadOptions extends CallOptions {
+  /** Total plaintext size (required: OSS needs it for client-side-encrypted uploads). */
+  readonly dataSize: number;
+  /** Part size (checked strictly); default chosen from `dataSize`. */
+  readonly partSize?: number;
+  readonly mime?: string;
+  readonly meta?: Readonly<Record<string, string | number>>;
+  /** Request headers; a Content-MD5 of the whole plaintext moves to `…-unencrypted-content-md5`. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** The result of {@link EncryptionClient.initMultipartUpload}. */
+export interface InitMultipartUploadResult {
+  readonly name: string;
+  readonly bucket: string;
+  readonly uploadId: string;
+  /** Pass it to uploadPart/complete/abort; plain JSON (wrapped key and IV only), safe to store. */
+  readonly context: MultipartContext;
+  readonly res: ResponseInfo;
+}
+
+/** The result of {@link EncryptionClient.uploadPart}: pass it (or `{ number, etag }`) to completeMultipartUpload. */
+export interface UploadPartResult {
+  readonly name: string;
+  /** Part number (ali-oss's `completeMultipartUpload` spelling). */
+  readonly number: number;
+  readonly partNumber: number;
+  readonly etag: string;
+  readonly size: number;
+  /** CRC-64 of the part's ciphertext, checked against OSS's. */
+  readonly crc64: string;
+}
+
+/** The result of {@link EncryptionClient.completeMultipartUpload}. */
+export interface CompleteMultipartUploadResult {
+  readonly name: string;
+  readonly bucket: string;
+  readonly etag: string | undefined;
+  readonly res: ResponseInfo;
+  /** CRC-64 of the whole ciphertext, joined from the parts' and checked against OSS's. */
+  readonly crc64: string;
+  readonly size: number;
+}
+
+/** ali-oss `listParts` query. */
+export interface ListPartsQueryOptions {
+  readonly 'max-parts'?: number | string;
+  readonly 'part-number-marker'?: number | string;
+}
+
+/** The result of {@link EncryptionClient.listParts}. */
+export interface ListPartsResult {
+  readonly name: string;
+  readonly bucket: string;
+  readonly uploadId: string;
+  readonly parts: readonly ListedPart[];
+  readonly isTruncated: boolean;
+  readonly nextPartNumberMarker: number | undefined;
+  /** The upload's encryption context as OSS reports it (`ClientEncryption*`). */
+  readonly encryption: ListedEncryption | undefined;
+  /** A context rebuilt from `encryption` (to continue the upload without a local copy), when complete. */
+  readonly context: MultipartContext | undefined;
+  readonly res: ResponseInfo;
+}
+
+/** ali-oss `listUploads` query. */
+export interface ListUploadsQueryOptions {
+  readonly prefix?: string;
+  readonly 'max-uploads'?: number | string;
+  readonly 'key-marker'?: string;
+  readonly 'upload-id-marker'?: string;
+}
+
+/** The result of {@link EncryptionClient.listUploads}. */
+export interface ListUploadsResult {
+  readonly uploads: readonly ListedUpload[];
+  readonly isTruncated: boolean;
+  readonly nextKeyMarker: string | undefined;
+  readonly nextUploadIdMarker: string | undefined;
+  readonly res: ResponseInfo;
+}
+
+/** Options of {@link EncryptionClient.resumableDownload}. */
+export interface ResumableDownloadOptions extends CallOptions {
+  /** Range size: any positive integer (default 8 MiB). */
+  readonly partSize?: number;
+  /** Ranges fetched at once (1–64, default 4). */
+  readonly parallel?: number;
+  /** Retries per range (default 3). */
+  readonly retries?: number;
+  /**
+   * Make the download resumable: `true` (a file under `$OSS_CSE_HOME/checkpoints`), a checkpoint file path, or a
+   * {@link CheckpointStore}. The temporary file is then kept on failure and the next call re-reads only what is
+   * missing.
+   */
+  readonly checkpoint?: CheckpointOption<DownloadCheckpoint>;
+  /** `progress(fraction, { bytes, totalBytes, part })`, awaited; throwing stops the download (resumable). */
+  readonly progress?: DownloadProgress;
+  /** Override the client's `requireEncrypted` for this call. */
+  readonly requireEncrypted?: boolean;
+}
+
+/** The result of {@link EncryptionClient.resumableDownload}. */
+export interface ResumableDownloadResult {
+  readonly name: string;
+  readonly bucket: string;
+  /** The HEAD response the download was pinned to. */
+  readonly res: ResponseInfo;
+  readonly etag: string;
+  readonly size: number;
+  /** The verified CRC-64 of the object, when OSS sent one. */
+  readonly crc64: string | undefined;
+  readonly encrypted: boolean;
+  readonly envelope: EnvelopeSummary | undefined;
+  readonly partCount: number;
+  /** Ranges fetched by this call. */
+  readonly partsFetched: number;
+  readonly resumed: boolean;
+}
+
 /** Standard headers that make ali-oss send a REPLACE copy (`lib/common/object/copyObject.js`). */
 const REPLACE_HEADERS = new Set(['content-type', 'content-encoding', 'content-language', 'content-disposition', 'cache-control', 'expires']);
 /** Conditions that apply to the copy source. */
@@ -335,6 +532,8 @@ export class EncryptionClient {
   readonly #masterKey: MasterKey;
   readonly #allowLegacy: boolean;
   readonly #requireEncrypted: boolean;
+  /** Plaintext material of multipart uploads in progress (never in their contexts). */
+  readonly #materials = new MaterialCache();
 
   /**
    * @param oss - your `ali-oss` client (`new OSS({ region | endpoint, accessKeyId, accessKeySecret, bucket? })`)
@@ -617,6 +816,294 @@ export class EncryptionClient {
   }
 
   /**
+   * Encrypted multipart upload (ali-oss's name) of a file path, bytes, or a stream with `contentLength`: parts of a
+   * 16-aligned size encrypted at their own counter and uploaded `parallel` at a time; transient failures retried;
+   * resumable with `checkpoint` or `uploadId`. An object that fits in one part is sent with one PutObject.
+   *
+   * @throws MultipartUploadError (ERR_CSE_MULTIPART) listing every failed part (the upload is aborted unless
+   *   resumable); CseError ERR_CSE_INVALID_ARGUMENT (part size, parallel, a stream without contentLength),
+   *   ERR_CSE_MULTIPART (a checkpoint of another object/source), ERR_CSE_IO, ERR_CSE_INTEGRITY,
+   *   ERR_CSE_NO_MATCHING_KEY, ERR_CSE_ABORTED; TransferError
+   */
+  async multipartUpload(
+    name: string,
+    file: string | Uint8Array | Readable | AsyncIterable<Uint8Array>,
+    options: MultipartUploadOptions = {},
+  ): Promise<MultipartUploadResult> {
+    const location = this.#locate(name, options);
+    const signal = checkSignal(options.signal);
+    let source: UploadSource;
+    if (typeof file === 'string') source = { kind: 'file', path: file };
+    else if (file instanceof Uint8Array) source = { kind: 'bytes', bytes: file };
+    else if (isAsyncIterable(file)) {
+      const length = options.contentLength ?? declaredLength(options.headers);
+      if (length === undefined) {
+        throw new CseError(
+          ErrorCode.INVALID_ARGUMENT,
+          'multipartUpload of a stream needs options.contentLength (OSS needs the data size when the upload starts); ' +
+            'use putStream for a stream of unknown length',
+          { object: location.key },
+        );
+      }
+      source = { kind: 'stream', stream: file, length };
+    } else {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, 'multipartUpload: expected a file path, bytes, a Readable or an async iterable', {
+        object: location.key,
+      });
+    }
+    const checkpoint =
+      options.checkpoint === undefined || options.checkpoint === false
+        ? undefined
+        : checkpointStore(options.checkpoint, () => {
+            if (typeof file !== 'string') {
+              throw new CseError(ErrorCode.INVALID_ARGUMENT, 'checkpoint: true needs a file path source', { object: location.key });
+            }
+            return defaultCheckpointPath('upload', location.bucket, location.key, file);
+          }, parseUploadCheckpoint);
+    const headers = withoutContentLength(options.headers);
+    const result = await multipartUpload(this.#multipartStore(), location, source, {
+      masterKey: this.#masterKey,
+      keys: this.keyRing,
+      cache: this.#materials,
+      partSize: options.partSize,
+      parallel: options.parallel,
+      retries: options.retries,
+      checkpoint,
+      uploadId: options.uploadId,
+      headers,
+      meta: options.meta,
+      mime: options.mime,
+      progress: options.progress,
+      signal,
+      timeout: options.timeout,
+    });
+    return {
+      name: location.key,
+      bucket: location.bucket,
+      etag: result.etag,
+      res: result.response.res,
+      method: result.method,
+      uploadId: result.uploadId,
+      encrypted: true,
+      envelope: summarizeEnvelope(result.envelope),
+      size: result.size,
+      crc64: result.crc64,
+      partSize: result.partSize,
+      partCount: result.partCount,
+      partsSent: result.partsSent,
+      resumed: result.resumed,
+    };
+  }
+
+  /**
+   * Starts an encrypted multipart upload you drive yourself (as the peers expose it): a fresh data key and IV, wrapped,
+   * sent with data-size and part-size on Initiate. Returns the context to pass to every later call.
+   *
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT (data size, part size: a multiple of 16, ≥ 100 KiB, ≤ 10,000 parts),
+   *   ERR_CSE_KEY_UNUSABLE, ERR_CSE_KMS, ERR_CSE_ABORTED; TransferError
+   */
+  async initMultipartUpload(name: string, options: InitMultipartUploadOptions): Promise<InitMultipartUploadResult> {
+    const given = options as Partial<InitMultipartUploadOptions> | null | undefined;
+    if (typeof given !== 'object' || given === null || given.dataSize === undefined) {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, 'initMultipartUpload needs options.dataSize (the total plaintext size)');
+    }
+    const location = this.#locate(name, options);
+    const { context, response } = await initiateEncryptedUpload(this.#multipartStore(), location, {
+      masterKey: this.#masterKey,
+      dataSize: options.dataSize,
+      partSize: options.partSize,
+      headers: options.headers,
+      meta: options.meta,
+      mime: options.mime,
+      cache: this.#materials,
+      signal: checkSignal(options.signal),
+      timeout: options.timeout,
+    });
+    return { name: location.key, bucket: location.bucket, uploadId: context.uploadId, context, res: response.res };
+  }
+
+  /**
+   * Encrypts and uploads part `partNumber` at counter `IV + (partNumber−1)·partSize/16`, with the context's crypto
+   * headers. Every part but the last must be exactly the part size; the last is the remainder.
+   *
+   * @throws CseError ERR_CSE_MULTIPART (a context of another object or upload, part number out of 1..N, wrong size),
+   *   ERR_CSE_INTEGRITY, ERR_CSE_NO_MATCHING_KEY, ERR_CSE_ENVELOPE_*, ERR_CSE_ABORTED; TransferError
+   */
+  async uploadPart(
+    name: string,
+    context: MultipartContext,
+    partNumber: number,
+    data: Uint8Array | Readable | AsyncIterable<Uint8Array>,
+    options: CallOptions = {},
+  ): Promise<UploadPartResult> {
+    const location = this.#locate(name, options);
+    const ctx = checkContext(context, location);
+    if (!(data instanceof Uint8Array) && !isAsyncIterable(data)) {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, 'uploadPart: expected bytes, a Readable or an async iterable', { object: location.key });
+    }
+    const part = await uploadEncryptedPart(this.#multipartStore(), location, ctx, partNumber, data, {
+      keys: this.keyRing,
+      cache: this.#materials,
+      signal: checkSignal(options.signal),
+      timeout: options.timeout,
+    });
+    return { name: location.key, number: part.partNumber, ...part };
+  }
+
+  /**
+   * Completes an upload after checking the part list: numbers 1..N without gaps, each part its exact size, sizes adding
+   * up to the data size (sizes not given are read with ListParts). Accepts uploadPart's results or `{ number, etag }`.
+   *
+   * @throws CseError ERR_CSE_MULTIPART (missing, extra or wrong-size parts; unknown upload), ERR_CSE_INTEGRITY,
+   *   ERR_CSE_ABORTED; TransferError
+   */
+  async completeMultipartUpload(
+    name: string,
+    context: MultipartContext,
+    parts: readonly PartListEntry[],
+    options: CallOptions = {},
+  ): Promise<CompleteMultipartUploadResult> {
+    const location = this.#locate(name, options);
+    const ctx = checkContext(context, location);
+    if (!Array.isArray(parts)) throw new CseError(ErrorCode.INVALID_ARGUMENT, 'completeMultipartUpload: expected a list of parts');
+    const done = await completeEncryptedUpload(this.#multipartStore(), location, ctx, parts, {
+      cache: this.#materials,
+      signal: checkSignal(options.signal),
+      timeout: options.timeout,
+    });
+    return { name: location.key, bucket: location.bucket, etag: done.etag, res: done.response.res, crc64: done.crc64, size: ctx.dataSize };
+  }
+
+  /**
+   * Aborts an upload (by its context or id) and forgets its material.
+   * @throws CseError ERR_CSE_MULTIPART (unknown upload), ERR_CSE_ABORTED; TransferError
+   */
+  async abortMultipartUpload(name: string, contextOrUploadId: MultipartContext | string, options: CallOptions = {}): Promise<{ res: ResponseInfo }> {
+    const location = this.#locate(name, options);
+    const store = this.#multipartStore();
+    const signal = checkSignal(options.signal);
+    if (typeof contextOrUploadId === 'string') {
+      const response = await store.abortMultipartUpload(location, contextOrUploadId, { signal, timeout: options.timeout });
+      return { res: response.res };
+    }
+    const ctx = checkContext(contextOrUploadId, location);
+    const response = await abortEncryptedUpload(store, location, ctx, { cache: this.#materials, signal, timeout: options.timeout });
+    return { res: response.res };
+  }
+
+  /**
+   * ListParts (one page), with the upload's encryption context as OSS reports it and, when complete, a context rebuilt
+   * from it (to continue an upload whose context was lost).
+   * @throws CseError ERR_CSE_ABORTED; TransferError (404 `NoSuchUpload`)
+   */
+  async listParts(
+    name: string,
+    contextOrUploadId: MultipartContext | string,
+    query: ListPartsQueryOptions = {},
+    options: CallOptions = {},
+  ): Promise<ListPartsResult> {
+    const location = this.#locate(name, options);
+    const uploadId = typeof contextOrUploadId === 'string' ? contextOrUploadId : checkContext(contextOrUploadId, location).uploadId;
+    const page = await this.#multipartStore().listParts(
+      location,
+      uploadId,
+      {
+        maxParts: query['max-parts'] === undefined ? undefined : Number(query['max-parts']),
+        partNumberMarker: query['part-number-marker'] === undefined ? undefined : Number(query['part-number-marker']),
+      },
+      { signal: checkSignal(options.signal), timeout: options.timeout },
+    );
+    let context: MultipartContext | undefined;
+    try {
+      context = page.encryption === undefined ? undefined : contextFromListing(location, uploadId, page.encryption);
+    } catch {
+      context = undefined;
+    }
+    return {
+      name: location.key,
+      bucket: location.bucket,
+      uploadId,
+      parts: page.parts,
+      isTruncated: page.isTruncated,
+      nextPartNumberMarker: page.nextPartNumberMarker,
+      encryption: page.encryption,
+      context,
+      res: page.res,
+    };
+  }
+
+  /**
+   * ListMultipartUploads (ali-oss `listUploads`), one page.
+   * @throws CseError ERR_CSE_ABORTED; TransferError
+   */
+  async listUploads(query: ListUploadsQueryOptions | null = {}, options: CallOptions = {}): Promise<ListUploadsResult> {
+    const bucket = this.#bucket(options.bucket);
+    const q = query ?? {};
+    const page = await this.#multipartStore().listMultipartUploads(
+      bucket,
+      {
+        prefix: q.prefix,
+        maxUploads: q['max-uploads'] === undefined ? undefined : Number(q['max-uploads']),
+        keyMarker: q['key-marker'],
+        uploadIdMarker: q['upload-id-marker'],
+      },
+      { signal: checkSignal(options.signal), timeout: options.timeout },
+    );
+    return {
+      uploads: page.uploads,
+      isTruncated: page.isTruncated,
+      nextKeyMarker: page.nextKeyMarker,
+      nextUploadIdMarker: page.nextUploadIdMarker,
+      res: page.res,
+    };
+  }
+
+  /**
+   * Parallel, resumable download to a file: ranged GETs of any size pinned with `If-Match`, decrypted into a temporary
+   * sibling, the whole-object CRC-64 (and the writer's length/MD5) verified, then renamed over `file`.
+   *
+   * @throws ObjectChangedError (ERR_CSE_INTEGRITY) when the object changes mid-way; DownloadError listing every failed
+   *   range; CseError ERR_CSE_INTEGRITY, ERR_CSE_NOT_ENCRYPTED, ERR_CSE_ENVELOPE_*, ERR_CSE_LEGACY_NOT_ALLOWED,
+   *   ERR_CSE_NO_MATCHING_KEY, ERR_CSE_MULTIPART (a checkpoint of another object/target), ERR_CSE_INVALID_ARGUMENT,
+   *   ERR_CSE_IO, ERR_CSE_ABORTED; TransferError
+   */
+  async resumableDownload(name: string, file: string, options: ResumableDownloadOptions = {}): Promise<ResumableDownloadResult> {
+    const location = this.#locate(name, options);
+    if (typeof file !== 'string' || file === '') {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, 'resumableDownload: expected a target file path', { object: location.key });
+    }
+    const checkpoint =
+      options.checkpoint === undefined || options.checkpoint === false
+        ? undefined
+        : checkpointStore(options.checkpoint, () => defaultCheckpointPath('download', location.bucket, location.key, file), parseDownloadCheckpoint);
+    const result = await resumableDownload(this.#store, location, file, {
+      keys: this.keyRing,
+      allowLegacy: this.#allowLegacy,
+      requireEncrypted: options.requireEncrypted ?? this.#requireEncrypted,
+      partSize: options.partSize,
+      parallel: options.parallel,
+      retries: options.retries,
+      checkpoint,
+      progress: options.progress,
+      signal: checkSignal(options.signal),
+      timeout: options.timeout,
+    });
+    return {
+      name: location.key,
+      bucket: location.bucket,
+      res: result.response.res,
+      etag: result.etag,
+      size: result.size,
+      crc64: result.crc64,
+      encrypted: result.encrypted,
+      envelope: result.envelope === undefined ? undefined : summarizeEnvelope(result.envelope),
+      partCount: result.partCount,
+      partsFetched: result.partsFetched,
+      resumed: result.resumed,
+    };
+  }
+
+  /**
    * Refused: AppendObject.
    * @throws CseError ERR_CSE_UNSUPPORTED_OPERATION
    */
@@ -679,6 +1166,21 @@ export class EncryptionClient {
   /** Refused like {@link EncryptionClient.signatureUrl}. @throws CseError ERR_CSE_UNSUPPORTED_OPERATION */
   asyncSignatureUrl(...args: unknown[]): never {
     return this.signatureUrl(...args);
+  }
+
+  #multipartStore(): MultipartObjectStore {
+    const store = this.#store as ObjectStore & Partial<MultipartStore>;
+    if (
+      typeof store.initiateMultipartUpload !== 'function' ||
+      typeof store.uploadPart !== 'function' ||
+      typeof store.completeMultipartUpload !== 'function' ||
+      typeof store.abortMultipartUpload !== 'function' ||
+      typeof store.listParts !== 'function' ||
+      typeof store.listMultipartUploads !== 'function'
+    ) {
+      throw new CseError(ErrorCode.UNSUPPORTED_OPERATION, 'this client\'s store has no multipart operations (see MultipartStore)');
+    }
+    return store as MultipartObjectStore;
   }
 
   async #read(name: string, options: GetOptions): Promise<ObjectRead> {
@@ -812,6 +1314,43 @@ async function fileSize(path: string): Promise<number> {
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array> {
   return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+/** Resolves a checkpoint option to a store. */
+function checkpointStore<T>(
+  option: true | string | CheckpointStore<T>,
+  defaultPath: () => string,
+  parse: (value: unknown, where: string) => T,
+): CheckpointStore<T> {
+  if (option === true) return new FileCheckpointStore(defaultPath(), parse);
+  if (typeof option === 'string') {
+    if (option === '') throw new CseError(ErrorCode.INVALID_ARGUMENT, 'options.checkpoint: expected a file path');
+    return new FileCheckpointStore(option, parse);
+  }
+  if (
+    typeof option === 'object' &&
+    (option as unknown) !== null &&
+    typeof option.load === 'function' &&
+    typeof option.save === 'function' &&
+    typeof option.remove === 'function'
+  ) {
+    return option;
+  }
+  throw new CseError(ErrorCode.INVALID_ARGUMENT, 'options.checkpoint: expected true, a file path or a CheckpointStore');
+}
+
+/** A Content-Length request header, as a number (the plaintext length of a stream). */
+function declaredLength(headers: Readonly<Record<string, string>> | undefined): number | undefined {
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (name.toLowerCase() === OssHeader.CONTENT_LENGTH && /^[0-9]+$/.test(value.trim())) return Number(value.trim());
+  }
+  return undefined;
+}
+
+/** The headers without Content-Length (the data size travels as `…-data-size`, and each part has its own length). */
+function withoutContentLength(headers: Readonly<Record<string, string>> | undefined): Record<string, string> | undefined {
+  if (headers === undefined) return undefined;
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== OssHeader.CONTENT_LENGTH));
 }
 
 function readFacts(read: ObjectRead): ReadFacts {

@@ -4,9 +4,9 @@
  * the port small and ours means the client does not depend on how accurate `@types/ali-oss` is
  * (`code-style-anchors.md` "Lessons" §2).
  *
- * Multipart operations (initiate, uploadPart, complete, abort, listParts) will join this interface for resumable
- * and parallel transfers; every method already takes {@link CallOptions} with an `AbortSignal`, and bodies are
- * streams with an optional length, which is what `uploadPart` needs too.
+ * Multipart operations (Initiate, UploadPart, Complete, Abort, ListParts, ListMultipartUploads) are the second half
+ * of the port, `MultipartStore` in `multipart-store.ts`: `AliOssStore` implements both, and a store without them
+ * still serves every single-request operation (the client then refuses multipart calls).
  *
  * Errors: implementations throw {@link TransferError} for OSS and network failures (with `status`, `ossCode`,
  * `requestId`, `retryable`), `CseError` `ERR_CSE_RANGE_NOT_SATISFIABLE` for a 416, and `ERR_CSE_ABORTED` when the
