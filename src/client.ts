@@ -34,6 +34,7 @@ import { writeFileAtomically } from './transfer/file-sink.js';
 import { readObject, type ObjectRead } from './transfer/read.js';
 import type { ListedObject, ObjectLocation, ObjectStore, ResponseHeaders, ResponseInfo } from './transfer/store.js';
 import { writeEncrypted, type PlaintextSource } from './transfer/write.js';
+import { rewrapObject, rewrapPrefix, type RewrapObjectResult, type RewrapOptions, type RewrapPrefixOptions, type RewrapPrefixResult } from './transfer/rewrap.js';
 import {
   FileCheckpointStore,
   defaultCheckpointPath,
@@ -804,6 +805,30 @@ export class EncryptionClient {
     if (replace) await this.#checkReplaceCopy(source, headers, opts, signal);
     const response = await this.#store.copy(target, source, { headers }, { signal, timeout: opts.timeout });
     return { data: { etag: response.etag, lastModified: response.lastModified }, res: response.res };
+  }
+
+  /**
+   * Key rotation: re-wraps the object's data key under `options.to` by rewriting only its metadata (a same-key
+   * CopyObject with REPLACE, conditional on the ETag just read; the ciphertext is neither downloaded nor uploaded),
+   * then verifies the stored envelope. This client's keys open the current envelope. Unencrypted objects and objects
+   * already under `to` (same key, same description) are skipped. See `transfer/rewrap.ts` and FORMAT.md.
+   *
+   * @throws NoMatchingKeyError ERR_CSE_NO_MATCHING_KEY; CseError ERR_CSE_UNSUPPORTED_OPERATION (legacy envelope),
+   *   ERR_CSE_ENVELOPE_*, ERR_CSE_KEY_UNUSABLE, ERR_CSE_KMS, ERR_CSE_INTEGRITY (verification failed; the old
+   *   envelope is restored when it can be), ERR_CSE_ABORTED; TransferError (404; 412 when the object changed meanwhile)
+   */
+  async rewrap(name: string, options: RewrapOptions): Promise<RewrapObjectResult> {
+    const location = this.#locate(name, options.bucket === undefined ? {} : { bucket: options.bucket });
+    return rewrapObject(this.#store, location, { ...options, signal: checkSignal(options.signal), keys: this.keyRing });
+  }
+
+  /**
+   * {@link EncryptionClient.rewrap} for every object under a prefix, `parallel` at a time, reporting each object to
+   * `onObject`; per-object failures are collected in the result, not thrown. Safe to run again after an interruption.
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT, ERR_CSE_ABORTED; TransferError when listing fails
+   */
+  async rewrapPrefix(prefix: string, options: RewrapPrefixOptions): Promise<RewrapPrefixResult> {
+    return rewrapPrefix(this.#store, this.#bucket(options.bucket), prefix, { ...options, signal: checkSignal(options.signal), keys: this.keyRing });
   }
 
   /**

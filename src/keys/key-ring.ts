@@ -70,7 +70,8 @@ export class KeyRing {
    *
    * @param envelope - the parsed envelope
    * @param object - the object key, for error messages
-   * @throws NoMatchingKeyError ERR_CSE_NO_MATCHING_KEY when no key could unwrap it (lists each key's reason)
+   * @throws NoMatchingKeyError ERR_CSE_NO_MATCHING_KEY when no key could unwrap it (lists each key's reason; marked
+   *   `retryable` when one of the keys failed transiently)
    */
   async unwrap(envelope: Envelope, object?: string): Promise<UnwrapResult> {
     const kind = kindOfScheme(envelope.scheme);
@@ -107,7 +108,9 @@ export class KeyRing {
     for (const key of this.keys) {
       if (key.kind !== kind) attempts.push(describe(key, `a ${key.kind} key cannot unwrap a ${kind} envelope`));
     }
-    throw new NoMatchingKeyError(objectDescription, attempts, context);
+    // Retryable when a key failed transiently (KMS outage): a later attempt may succeed where this one could not.
+    const retryable = attempts.some((a) => a.error instanceof CseError && a.error.retryable);
+    throw new NoMatchingKeyError(objectDescription, attempts, retryable ? { ...context, retryable } : context);
   }
 }
 

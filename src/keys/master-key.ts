@@ -31,6 +31,11 @@ export interface MasterKey {
   /** The material description written with objects this key encrypts and matched on read (`{}` when none). */
   readonly description: MatDesc;
   /**
+   * `false` when this key cannot unwrap at all (an RSA public key without its private half); absent or `true`
+   * otherwise. Lets callers such as rewrap choose how to verify without provoking an error.
+   */
+  readonly canUnwrap?: boolean;
+  /**
    * Wraps a data key and IV.
    * @throws CseError ERR_CSE_KEY_UNUSABLE when this key cannot encrypt; ERR_CSE_KMS on KMS failure
    */
