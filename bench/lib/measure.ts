@@ -122,7 +122,7 @@ export interface RowResult {
   readonly baselineRequestsPerUnit?: number;
   readonly target?: Target & { readonly met: boolean };
   readonly note?: string;
-  /** Pairs that were run again after a transient connection error (their failed attempt is not counted). */
+  /** Pairs (warm-up included) run again after a transient connection error (the failed attempt is not counted). */
   readonly retriedPairs: number;
   /** The raw per-run seconds, A and B, in run order (for anyone who distrusts the summary). */
   readonly raw: { readonly subjectSeconds: readonly number[]; readonly baselineSeconds: readonly number[] };
@@ -171,35 +171,33 @@ async function runSide(side: Side, batch: number): Promise<Sample> {
 export async function compare(c: Comparison, given: MeasureSettings): Promise<RowResult> {
   const settings = c.cpuBound === true ? { ...given, runs: given.cpuRuns, minSampleMs: given.cpuSampleMs } : given;
   let batch = typeof c.batch === 'number' ? c.batch : 1;
-  for (let i = 0; i < settings.warmup; i++) {
-    try {
-      await runSide(c.a, batch);
-      await runSide(c.b, batch);
-    } catch (e) {
-      if (!isTransient(e)) throw e;
+  let retriedPairs = 0;
+  /** One A B pair; a pair broken by a dropped connection is run again (at most `runs` times per row). */
+  const pair = async (n: number): Promise<[Sample, Sample]> => {
+    for (;;) {
+      try {
+        const a = await runSide(c.a, n);
+        const b = await runSide(c.b, n);
+        return [a, b];
+      } catch (e) {
+        if (!isTransient(e) || retriedPairs >= settings.runs) throw e;
+        retriedPairs++;
+      }
     }
-  }
+  };
+  for (let i = 0; i < settings.warmup; i++) await pair(batch);
   if (c.batch === undefined || c.batch === 'auto') {
     // One more pair at batch 1 tells the cost of a unit; size the batch so the slower side takes ~minSampleMs.
-    const a = await runSide(c.a, 1);
-    const b = await runSide(c.b, 1);
+    const [a, b] = await pair(1);
     const perUnit = Math.max(a.seconds, b.seconds);
     batch = Math.min(settings.maxBatch, Math.max(1, Math.ceil(settings.minSampleMs / 1000 / perUnit)));
   }
   const as: Sample[] = [];
   const bs: Sample[] = [];
-  let retriedPairs = 0;
   for (let i = 0; i < settings.runs; i++) {
-    try {
-      const a = await runSide(c.a, batch);
-      const b = await runSide(c.b, batch);
-      as.push(a);
-      bs.push(b);
-    } catch (e) {
-      if (!isTransient(e) || retriedPairs >= settings.runs) throw e;
-      retriedPairs++;
-      i--;
-    }
+    const [a, b] = await pair(batch);
+    as.push(a);
+    bs.push(b);
   }
   const work = batch * c.workPerUnit;
   const ratios = as.map((a, i) => {
