@@ -62,8 +62,9 @@ test('get into memory, to a file, as a stream, and head all see the multipart ob
   assert.ok((await collect(stream)).equals(plaintext));
   const head = await h.client.head(NAME);
   assert.equal(head.size, SIZE);
-  assert.equal(head.envelope?.dataSize, SIZE);
-  assert.equal(head.envelope?.partSize, KIB100);
+  assert.ok(head.envelope);
+  assert.equal(head.envelope.dataSize, SIZE);
+  assert.equal(head.envelope.partSize, KIB100);
   assert.equal(Object.keys(head.meta ?? {}).some((k) => `x-oss-meta-${k}` === V2Header.DATA_SIZE), false, 'crypto headers are not user metadata');
 });
 
