@@ -10,8 +10,19 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { CseError, ErrorCode } from '../errors.js';
 import { parseMatDesc } from '../format/matdesc.js';
 import type { MatDesc } from '../format/types.js';
+import type { MasterKey } from '../keys/master-key.js';
 import { RsaMasterKey, generateRsaKeyPair } from '../keys/rsa.js';
 import type { CliIo } from './command.js';
+import {
+  buildKmsKey,
+  listKmsKey,
+  listRsaKey,
+  resolveKmsSettings,
+  type KeyListing,
+  type KmsDefaults,
+  type KmsFlagValues,
+  type KmsKeySpec,
+} from './key-options.js';
 import { readSmallFile, writeFileAtomic, writeFileExclusive } from './files.js';
 
 const PRIVATE_PEM = /-----BEGIN (?:RSA |ENCRYPTED )?PRIVATE KEY-----/;
@@ -75,26 +86,57 @@ export const KeyEnv = {
   PRIVATE_KEY: 'OSS_CSE_PRIVATE_KEY',
 } as const;
 
-/** Key options of the online commands. */
+/** Key options of the online commands (and, partly, of the offline ones). */
 export interface CliKeyOptions {
   /** `--public-key`: the encrypting key. */
   readonly publicKey?: string | undefined;
-  /** `--private-key` (repeatable): decryption keys; the first also encrypts without `--public-key`. */
+  /** `--private-key` (repeatable): decryption keys; the first also encrypts when nothing else is said to. */
   readonly privateKeys: readonly string[];
   /** `--keys`: a keys file. */
   readonly keysFile?: string | undefined;
-  /** `--matdesc`: the encrypting key's description (with `--public-key`/`--private-key`). */
+  /** `--matdesc`: the encrypting key's description (with `--public-key`/`--private-key`/`--kms-key-id`). */
   readonly matdesc?: string | undefined;
+  /** `--kms-key-id` (repeatable): KMS keys; the first encrypts when no `--public-key` is given. */
+  readonly kmsKeyIds?: readonly string[] | undefined;
+  /** `--kms-region`, `--kms-endpoint`. */
+  readonly kms?: KmsFlagValues | undefined;
 }
 
-/** The keys an online command uses. */
+/** The keys a command uses. */
 export interface CliKeys {
-  /** Encrypts new objects (and decrypts, when it has a private key). */
-  readonly masterKey: RsaMasterKey;
+  /** Encrypts new objects (and decrypts, when it can). */
+  readonly masterKey: MasterKey;
   /** Further keys to decrypt with. */
-  readonly decryptionKeys: readonly RsaMasterKey[];
+  readonly decryptionKeys: readonly MasterKey[];
   /** Where they came from, for messages. */
   readonly source: string;
+  /** Each key's public facts (the encrypting key first), for `keys list`. */
+  readonly listing: readonly KeyListing[];
+}
+
+/** One configured key, before it is loaded. */
+export type KeySpec =
+  | { readonly kind: 'rsa'; readonly path: string; readonly description?: MatDesc | undefined; readonly wrap?: 'pkcs1' | 'oaep' | undefined }
+  | ({ readonly kind: 'kms' } & KmsKeySpec);
+
+/** What the key options say, before any key file is read (except the keys file itself). */
+export interface KeyPlan {
+  /** The keys, in fallback order. */
+  readonly specs: readonly KeySpec[];
+  /** Index in `specs` of the encrypting key. */
+  readonly encrypting: number;
+  /** Where they came from, for messages. */
+  readonly source: string;
+  /** Set when nothing was configured: the default pair in `$OSS_CSE_HOME/keys` (its private key path). */
+  readonly defaultPair?: string;
+}
+
+/** Options of {@link loadCliKeys} beyond the flags. */
+export interface LoadCliKeysOptions {
+  /** The target's KMS defaults (the embedded server's KMS emulator). */
+  readonly kmsDefaults?: KmsDefaults | undefined;
+  /** Create the default key pair when it does not exist (default true). */
+  readonly createDefault?: boolean;
 }
 
 /** One entry of a keys file. */
@@ -105,60 +147,164 @@ interface KeysFileEntry {
   readonly description?: unknown;
   readonly encrypt?: unknown;
   readonly wrap?: unknown;
+  readonly keyId?: unknown;
+  readonly region?: unknown;
+  readonly endpoint?: unknown;
+  readonly encryptionContext?: unknown;
+  readonly writeForm?: unknown;
 }
 
 /**
- * Loads the keys of an online command: `--keys`, else `--public-key`/`--private-key` (or their environment
- * variables), else the default pair in `$OSS_CSE_HOME/keys`, created on first use (saying so once on stderr).
+ * Reads the key options into a plan: `--keys`, else the flags (`--public-key`, `--kms-key-id`, `--private-key`, and
+ * the `OSS_CSE_PUBLIC_KEY`/`OSS_CSE_PRIVATE_KEY` variables), else the default pair. The encrypting key is
+ * `--public-key`, else the first `--kms-key-id` (adding KMS beside RSA keys usually means moving to KMS while reading
+ * the old RSA objects), else `$OSS_CSE_PUBLIC_KEY`, else the first private key.
  *
- * @throws CseError ERR_CSE_IO, ERR_CSE_INVALID_KEY, ERR_CSE_INVALID_ARGUMENT (bad keys file), ERR_CSE_ENVELOPE_BAD_MATDESC
+ * @throws CseError ERR_CSE_IO, ERR_CSE_INVALID_ARGUMENT (bad keys file, conflicting options), ERR_CSE_ENVELOPE_BAD_MATDESC
  */
-export async function loadCliKeys(options: CliKeyOptions, io: CliIo, quiet: boolean): Promise<CliKeys> {
-  const passphrase = io.env[PASSPHRASE_ENV];
-  const common = passphrase === undefined ? {} : { passphrase };
+export async function planCliKeys(options: CliKeyOptions, env: NodeJS.ProcessEnv): Promise<KeyPlan> {
   const description = parseMatDescFlag(options.matdesc);
-  const publicPath = options.publicKey ?? nonEmpty(io.env[KeyEnv.PUBLIC_KEY]);
-  const envPrivate = nonEmpty(io.env[KeyEnv.PRIVATE_KEY]);
+  const kmsIds = options.kmsKeyIds ?? [];
+  const publicFlag = options.publicKey;
+  const envPublic = nonEmpty(env[KeyEnv.PUBLIC_KEY]);
+  const envPrivate = nonEmpty(env[KeyEnv.PRIVATE_KEY]);
   const privatePaths = options.privateKeys.length > 0 ? options.privateKeys : envPrivate === undefined ? [] : envPrivate.split(delimiter);
   if (options.keysFile !== undefined) {
-    if (publicPath !== undefined || options.privateKeys.length > 0) {
-      throw new CseError(ErrorCode.INVALID_ARGUMENT, '--keys and --public-key/--private-key exclude each other');
+    if (publicFlag !== undefined || options.privateKeys.length > 0 || kmsIds.length > 0) {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, '--keys and --public-key/--private-key/--kms-key-id exclude each other');
     }
-    return loadKeysFile(options.keysFile, common);
-  }
-  if (publicPath !== undefined || privatePaths.length > 0) {
-    const decryptionKeys: RsaMasterKey[] = [];
-    for (const [i, path] of privatePaths.entries()) {
-      const encrypting = i === 0 && publicPath === undefined;
-      decryptionKeys.push(await loadRsaKeyFile(path, { ...common, ...(encrypting && description !== undefined ? { description } : {}) }));
+    if (description !== undefined) {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, '--matdesc does not apply to a keys file: give each entry its "description"');
     }
-    const masterKey =
-      publicPath !== undefined
-        ? await loadRsaKeyFile(publicPath, { ...common, ...(description === undefined ? {} : { description }) })
-        : decryptionKeys[0];
-    if (masterKey === undefined) throw new CseError(ErrorCode.INVALID_ARGUMENT, 'no key given');
-    return { masterKey, decryptionKeys: decryptionKeys.filter((k) => k !== masterKey), source: 'command line' };
+    return planKeysFile(options.keysFile);
   }
-  const dir = join(cseHome(io.env), 'keys');
-  const privatePath = join(dir, 'private.pem');
-  if (!(await exists(privatePath))) {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const { privateKeyPem, publicKeyPem } = await generateRsaKeyPair(2048);
-    // Exclusive creation: a concurrent first run must not replace a key the other process already encrypted with.
-    const created = await writeFileExclusive(privatePath, privateKeyPem, 0o600);
-    if (created) await writeFileAtomic(join(dir, 'public.pem'), publicKeyPem, 0o644);
-    if (created && !quiet) {
-      io.stderr.write(
-        `oss-cse: created a new RSA key pair in ${dir} (private.pem decrypts your objects: back it up; ` +
-          'without it they cannot be read)\n',
-      );
-    }
+  const specs: KeySpec[] = [];
+  let encrypting: number | undefined;
+  const add = (spec: KeySpec, encrypts: boolean): void => {
+    if (encrypts) encrypting = specs.length;
+    specs.push(spec);
+  };
+  const described = <T extends object>(spec: T, encrypts: boolean): T => (encrypts && description !== undefined ? { ...spec, description } : spec);
+  const publicPath = publicFlag ?? (kmsIds.length > 0 ? undefined : envPublic);
+  if (publicPath !== undefined) add(described({ kind: 'rsa', path: publicPath }, true), true);
+  for (const [i, keyId] of kmsIds.entries()) {
+    const encrypts = encrypting === undefined && i === 0;
+    add(described({ kind: 'kms', keyId }, encrypts), encrypts);
   }
-  const masterKey = await loadRsaKeyFile(privatePath, { ...common, ...(description === undefined ? {} : { description }) });
-  return { masterKey, decryptionKeys: [], source: privatePath };
+  for (const [i, path] of privatePaths.entries()) {
+    const encrypts = encrypting === undefined && i === 0;
+    add(described({ kind: 'rsa', path }, encrypts), encrypts);
+  }
+  if (encrypting !== undefined) return { specs, encrypting, source: 'command line' };
+  const privatePath = join(cseHome(env), 'keys', 'private.pem');
+  return {
+    specs: [described({ kind: 'rsa', path: privatePath }, true)],
+    encrypting: 0,
+    source: privatePath,
+    defaultPair: privatePath,
+  };
 }
 
-async function loadKeysFile(path: string, common: { passphrase?: string }): Promise<CliKeys> {
+/**
+ * Loads the keys of a command (see {@link planCliKeys} for which ones), creating the default pair in
+ * `$OSS_CSE_HOME/keys` on first use (saying so once on stderr).
+ *
+ * @param options - the key flags
+ * @param io - environment and stderr
+ * @param quiet - no note when the default pair is created
+ * @param more - the target's KMS defaults; whether to create the default pair
+ * @throws CseError ERR_CSE_IO, ERR_CSE_INVALID_KEY, ERR_CSE_INVALID_ARGUMENT (bad keys file, KMS key without region or
+ *   credentials), ERR_CSE_ENVELOPE_BAD_MATDESC
+ */
+export async function loadCliKeys(options: CliKeyOptions, io: CliIo, quiet: boolean, more: LoadCliKeysOptions = {}): Promise<CliKeys> {
+  const plan = await planCliKeys(options, io.env);
+  if (plan.defaultPair !== undefined && more.createDefault !== false) await ensureDefaultPair(plan.defaultPair, io, quiet);
+  const passphrase = io.env[PASSPHRASE_ENV];
+  const common = passphrase === undefined ? {} : { passphrase };
+  const settings = resolveKmsSettings(options.kms ?? {}, io.env, more.kmsDefaults);
+  const keys: MasterKey[] = [];
+  const listing: KeyListing[] = [];
+  for (const [i, spec] of plan.specs.entries()) {
+    const role = i === plan.encrypting ? 'encrypt' : 'decrypt';
+    if (spec.kind === 'kms') {
+      keys.push(buildKmsKey(spec, settings));
+      listing.push(listKmsKey(spec, role, settings));
+    } else {
+      const key = await loadRsaKeyFile(spec.path, {
+        ...common,
+        ...(spec.description === undefined ? {} : { description: spec.description }),
+        ...(spec.wrap === undefined ? {} : { wrap: spec.wrap }),
+      });
+      keys.push(key);
+      listing.push(listRsaKey(key, role, spec.path));
+    }
+  }
+  const masterKey = keys[plan.encrypting];
+  if (masterKey === undefined) throw new CseError(ErrorCode.INVALID_ARGUMENT, 'no key given');
+  const encryptingListing = listing[plan.encrypting];
+  return {
+    masterKey,
+    decryptionKeys: keys.filter((k) => k !== masterKey),
+    source: plan.source,
+    listing: encryptingListing === undefined ? listing : [encryptingListing, ...listing.filter((l) => l !== encryptingListing)],
+  };
+}
+
+/**
+ * Loads the keys of an offline command (`encrypt`, `decrypt`): only what the flags name (no `OSS_CSE_*_KEY`
+ * variables, no default pair); KMS region from `--kms-region`, `ALIBABA_CLOUD_REGION_ID` or `OSS_REGION`.
+ *
+ * @throws CseError as {@link loadCliKeys}; ERR_CSE_INVALID_ARGUMENT when no key is given
+ */
+export async function loadOfflineKeys(options: CliKeyOptions, io: CliIo): Promise<CliKeys> {
+  if (options.publicKey === undefined && options.privateKeys.length === 0 && options.keysFile === undefined && (options.kmsKeyIds ?? []).length === 0) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, 'no key given');
+  }
+  const ignored = new Set<string>([KeyEnv.PUBLIC_KEY, KeyEnv.PRIVATE_KEY]);
+  const env = Object.fromEntries(Object.entries(io.env).filter(([name]) => !ignored.has(name)));
+  const region = nonEmpty(io.env.OSS_REGION)?.replace(/^oss-/, '');
+  return loadCliKeys(options, { ...io, env }, true, { createDefault: false, kmsDefaults: { region } });
+}
+
+async function ensureDefaultPair(privatePath: string, io: CliIo, quiet: boolean): Promise<void> {
+  if (await exists(privatePath)) return;
+  const dir = dirname(privatePath);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const { privateKeyPem, publicKeyPem } = await generateRsaKeyPair(2048);
+  // Exclusive creation: a concurrent first run must not replace a key the other process already encrypted with.
+  const created = await writeFileExclusive(privatePath, privateKeyPem, 0o600);
+  if (created) await writeFileAtomic(join(dir, 'public.pem'), publicKeyPem, 0o644);
+  if (created && !quiet) {
+    io.stderr.write(
+      `oss-cse: created a new RSA key pair in ${dir} (private.pem decrypts your objects: back it up; ` +
+        'without it they cannot be read)\n',
+    );
+  }
+}
+
+function stringMap(value: unknown, where: string, what: string): Record<string, string> {
+  try {
+    return { ...parseMatDesc(JSON.stringify(value), what) };
+  } catch (e) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, `${where}: "${what}" must be an object of strings`, { cause: e });
+  }
+}
+
+function optionalString(value: unknown, where: string, what: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') throw new CseError(ErrorCode.INVALID_ARGUMENT, `${where}: "${what}" must be a non-empty string`);
+  return value;
+}
+
+/**
+ * Reads a keys file: `{"keys": [entry, …]}`, where an entry is an RSA key
+ * `{"privateKey" | "publicKey": "file.pem", "description"?, "wrap"?: "pkcs1" | "oaep", "encrypt"?: true}` (paths
+ * relative to the file) or a KMS key `{"type": "kms", "keyId": "…", "region"?, "endpoint"?, "description"?,
+ * "encryptionContext"?, "writeForm"?: "go" | "oss2", "encrypt"?: true}`. Credentials never go in the file.
+ *
+ * @throws CseError ERR_CSE_IO, ERR_CSE_INVALID_ARGUMENT
+ */
+export async function planKeysFile(path: string): Promise<KeyPlan> {
   const text = (await readSmallFile(path, 'keys file')).toString('utf8');
   let parsed: unknown;
   try {
@@ -171,53 +317,60 @@ async function loadKeysFile(path: string, common: { passphrase?: string }): Prom
     throw new CseError(ErrorCode.INVALID_ARGUMENT, `keys file ${path} must hold {"keys": [ … ]} with at least one key`);
   }
   const base = dirname(resolve(path));
-  const keys: RsaMasterKey[] = [];
-  let encrypting: RsaMasterKey | undefined;
+  const specs: KeySpec[] = [];
+  let encrypting: number | undefined;
   for (const [i, raw] of (list as unknown[]).entries()) {
     const where = `keys file ${path}, entry ${i}`;
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CseError(ErrorCode.INVALID_ARGUMENT, `${where}: expected an object`);
     const entry = raw as KeysFileEntry;
-    if (entry.type !== undefined && entry.type !== 'rsa') {
-      throw new CseError(
-        ErrorCode.INVALID_ARGUMENT,
-        `${where}: key type ${JSON.stringify(entry.type)} is not supported in keys files yet (only "rsa")`,
-      );
-    }
-    const file = entry.privateKey ?? entry.publicKey;
-    if (typeof file !== 'string' || file === '') {
-      throw new CseError(ErrorCode.INVALID_ARGUMENT, `${where}: "privateKey" or "publicKey" (a PEM file path) is required`);
-    }
-    if (entry.wrap !== undefined && entry.wrap !== 'pkcs1' && entry.wrap !== 'oaep') {
-      throw new CseError(ErrorCode.INVALID_ARGUMENT, `${where}: "wrap" must be "pkcs1" or "oaep"`);
-    }
-    let description: MatDesc | undefined;
-    if (entry.description !== undefined) {
-      try {
-        description = parseMatDesc(JSON.stringify(entry.description), 'description');
-      } catch (e) {
-        throw new CseError(ErrorCode.INVALID_ARGUMENT, `${where}: "description" must be an object of strings`, { cause: e });
+    const description = entry.description === undefined ? undefined : stringMap(entry.description, where, 'description');
+    if (entry.type === 'kms') {
+      const keyId = optionalString(entry.keyId, where, 'keyId');
+      if (keyId === undefined) throw new CseError(ErrorCode.INVALID_ARGUMENT, `${where}: "keyId" (a KMS key id, alias/NAME or ARN) is required`);
+      if (entry.privateKey !== undefined || entry.publicKey !== undefined || entry.wrap !== undefined) {
+        throw new CseError(ErrorCode.INVALID_ARGUMENT, `${where}: a KMS entry takes no "privateKey", "publicKey" or "wrap"`);
       }
+      if (entry.writeForm !== undefined && entry.writeForm !== 'go' && entry.writeForm !== 'oss2') {
+        throw new CseError(ErrorCode.INVALID_ARGUMENT, `${where}: "writeForm" must be "go" or "oss2"`);
+      }
+      const region = optionalString(entry.region, where, 'region');
+      const endpoint = optionalString(entry.endpoint, where, 'endpoint');
+      specs.push({
+        kind: 'kms',
+        keyId,
+        description,
+        region,
+        endpoint,
+        encryptionContext: entry.encryptionContext === undefined ? undefined : stringMap(entry.encryptionContext, where, 'encryptionContext'),
+        writeForm: entry.writeForm,
+      });
+    } else if (entry.type === undefined || entry.type === 'rsa') {
+      if (entry.keyId !== undefined || entry.region !== undefined || entry.endpoint !== undefined || entry.encryptionContext !== undefined) {
+        throw new CseError(ErrorCode.INVALID_ARGUMENT, `${where}: "keyId", "region", "endpoint" and "encryptionContext" need "type": "kms"`);
+      }
+      const file = entry.privateKey ?? entry.publicKey;
+      if (typeof file !== 'string' || file === '') {
+        throw new CseError(ErrorCode.INVALID_ARGUMENT, `${where}: "privateKey" or "publicKey" (a PEM file path) is required`);
+      }
+      if (entry.wrap !== undefined && entry.wrap !== 'pkcs1' && entry.wrap !== 'oaep') {
+        throw new CseError(ErrorCode.INVALID_ARGUMENT, `${where}: "wrap" must be "pkcs1" or "oaep"`);
+      }
+      specs.push({ kind: 'rsa', path: resolve(base, file), description, wrap: entry.wrap });
+    } else {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, `${where}: "type" must be "rsa" (the default) or "kms", got ${JSON.stringify(entry.type)}`);
     }
-    const key = await loadRsaKeyFile(resolve(base, file), {
-      ...common,
-      ...(description === undefined ? {} : { description }),
-      ...(entry.wrap === undefined ? {} : { wrap: entry.wrap }),
-    });
-    keys.push(key);
     if (entry.encrypt === true) {
       if (encrypting !== undefined) throw new CseError(ErrorCode.INVALID_ARGUMENT, `keys file ${path}: more than one entry has "encrypt": true`);
-      encrypting = key;
+      encrypting = i;
     } else if (entry.encrypt !== undefined && entry.encrypt !== false) {
       throw new CseError(ErrorCode.INVALID_ARGUMENT, `${where}: "encrypt" must be true or false`);
     }
   }
   if (encrypting === undefined) {
-    if (keys.length !== 1) throw new CseError(ErrorCode.INVALID_ARGUMENT, `keys file ${path}: mark the encrypting key with "encrypt": true`);
-    encrypting = keys[0];
+    if (specs.length !== 1) throw new CseError(ErrorCode.INVALID_ARGUMENT, `keys file ${path}: mark the encrypting key with "encrypt": true`);
+    encrypting = 0;
   }
-  if (encrypting === undefined) throw new CseError(ErrorCode.INVALID_ARGUMENT, `keys file ${path}: no key`);
-  const masterKey = encrypting;
-  return { masterKey, decryptionKeys: keys.filter((k) => k !== masterKey), source: path };
+  return { specs, encrypting, source: path };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -6,6 +6,7 @@
  */
 
 import { HOME_ENV } from './keys.js';
+import { KMS_OPTIONS, kmsHelp, type KmsFlagValues } from './key-options.js';
 import { UsageError } from './command.js';
 
 /** A parsed `oss://bucket/key` (the key may be empty: `oss://bucket`, `oss://bucket/`). */
@@ -51,6 +52,7 @@ export const ONLINE_OPTIONS = {
   'private-key': { type: 'string', multiple: true },
   keys: { type: 'string' },
   matdesc: { type: 'string' },
+  ...KMS_OPTIONS,
   'allow-legacy': { type: 'boolean', default: false },
   'key-selection': { type: 'string' },
   'require-encrypted': { type: 'boolean', default: false },
@@ -71,10 +73,12 @@ Keys (default: the key pair in $${TargetEnv.HOME}/keys, created on first use):
   --public-key PEM         RSA public key that encrypts new objects (env OSS_CSE_PUBLIC_KEY)
   --private-key PEM        RSA private key that decrypts; repeat for several keys; the first one also
                            encrypts when no --public-key is given (env OSS_CSE_PRIVATE_KEY, paths separated by ':')
-  --keys FILE              a keys file: {"keys": [{"privateKey": "a.pem", "description": {"year": "2025"},
+${kmsHelp('with the embedded server, its own KMS emulator; else kms.REGION.aliyuncs.com')}
+  --keys FILE              a keys file: {"keys": [{"type": "kms", "keyId": "…", "description": {"year": "2025"},
                            "encrypt": true}, {"privateKey": "old.pem", "description": {"year": "2024"}}]}
-                           (paths relative to the file; "publicKey" for encrypt-only entries; "wrap": "oaep")
-  --matdesc JSON           material description of the encrypting key given by --public-key/--private-key
+                           (paths relative to the file; "publicKey" for encrypt-only entries; "wrap": "oaep";
+                           KMS entries may set "region", "endpoint", "encryptionContext", "writeForm": "oss2")
+  --matdesc JSON           material description of the encrypting key given by --public-key/--private-key/--kms-key-id
   --key-selection POLICY   fallback (default: try every key when none matches the object's description) or strict
   --allow-legacy           read legacy objects (oss2 ≤ 2.10 V1 format, hand-rolled guide form)
   --require-encrypted      fail on objects without client-side-encryption headers
@@ -86,7 +90,7 @@ Output:
 Exit codes: 0 success; 1 failure (a one-line \`error [ERR_CSE_…]: …\` on stderr); 2 bad command line.`;
 
 /** The parsed values of {@link ONLINE_OPTIONS}. */
-export interface OnlineValues {
+export interface OnlineValues extends KmsFlagValues {
   readonly endpoint?: string | undefined;
   readonly region?: string | undefined;
   readonly 'public-key'?: string | undefined;

@@ -13,7 +13,8 @@ import { createOssClient, EncryptionClient, type AliOssClient } from '../client.
 import { CseError, ErrorCode } from '../errors.js';
 import type { KeySelectionPolicy } from '../keys/key-ring.js';
 import type { CliIo } from './command.js';
-import { cseHome, loadCliKeys, type CliKeyOptions } from './keys.js';
+import { cseHome, loadCliKeys, type CliKeyOptions, type CliKeys } from './keys.js';
+import type { KmsDefaults } from './key-options.js';
 import { UsageError } from './command.js';
 import { TargetEnv, type OnlineValues } from './online.js';
 
@@ -27,6 +28,10 @@ export interface Session {
   readonly server: RunningServer | undefined;
   /** A one-line description of the target, for messages. */
   readonly where: string;
+  /** The KMS defaults of this target (the embedded server's KMS emulator, or the OSS region and credentials). */
+  readonly kmsDefaults: KmsDefaults;
+  /** The keys the client was built with (and their listing). */
+  readonly keys: CliKeys;
   /** Stops the embedded server (if any). */
   close(): Promise<void>;
 }
@@ -40,6 +45,9 @@ function keySelection(value: string | undefined): KeySelectionPolicy {
   if (value === 'strict') return 'strict';
   throw new UsageError(`--key-selection must be fallback or strict, got ${value}`);
 }
+
+/** The region the embedded server reports (its default). */
+const EMBEDDED_REGION = 'cn-hangzhou';
 
 /** How long to wait for another oss-cse process to release the embedded server's data directory. */
 const LOCK_WAIT_MS = 15_000;
@@ -90,29 +98,40 @@ export async function openSession(values: OnlineValues, io: CliIo, bucket: strin
     privateKeys: values['private-key'] ?? [],
     keysFile: values.keys,
     matdesc: values.matdesc,
+    kmsKeyIds: values['kms-key-id'] ?? [],
+    kms: values,
   };
-  const keys = await loadCliKeys(keyOptions, io, values.quiet === true);
-  const clientOptions = {
+  const clientOptionsOf = (keys: CliKeys) => ({
     masterKey: keys.masterKey,
     decryptionKeys: keys.decryptionKeys,
     keySelection: policy,
     allowLegacy: values['allow-legacy'] === true,
     requireEncrypted: values['require-encrypted'] === true,
-  };
+  });
   if (endpoint === undefined && region === undefined) {
     const server = await startEmbedded(env);
     try {
+      // The embedded server answers KMS on the same port, with the same credentials (server/src/kms/KMS.md).
+      const kmsDefaults: KmsDefaults = {
+        region: EMBEDDED_REGION,
+        endpoint: server.endpoint,
+        credentials: { accessKeyId: server.credentials.accessKeyId, accessKeySecret: server.credentials.accessKeySecret },
+        credentialSource: 'the embedded server',
+      };
+      const keys = await loadCliKeys(keyOptions, io, values.quiet === true, { kmsDefaults });
       const oss = createOssClient({
         endpoint: server.endpoint,
-        region: 'cn-hangzhou',
+        region: EMBEDDED_REGION,
         bucket,
         accessKeyId: server.credentials.accessKeyId,
         accessKeySecret: server.credentials.accessKeySecret,
       });
       return {
-        client: new EncryptionClient(oss, clientOptions),
+        client: new EncryptionClient(oss, clientOptionsOf(keys)),
         oss,
         server,
+        kmsDefaults,
+        keys,
         where: `the embedded server (${server.dataDir ?? 'memory'})`,
         close: async () => server.close(),
       };
@@ -131,11 +150,19 @@ export async function openSession(values: OnlineValues, io: CliIo, bucket: strin
     );
   }
   const stsToken = nonEmpty(env[TargetEnv.SESSION_TOKEN]) ?? nonEmpty(env[TargetEnv.ALIBABA_SECURITY_TOKEN]);
+  const kmsDefaults: KmsDefaults = {
+    region: region?.replace(/^oss-/, ''),
+    credentials: stsToken === undefined ? { accessKeyId, accessKeySecret } : { accessKeyId, accessKeySecret, securityToken: stsToken },
+    credentialSource: 'the OSS credentials',
+  };
+  const keys = await loadCliKeys(keyOptions, io, values.quiet === true, { kmsDefaults });
   const oss = createOssClient({ endpoint, region, bucket, accessKeyId, accessKeySecret, stsToken });
   return {
-    client: new EncryptionClient(oss, clientOptions),
+    client: new EncryptionClient(oss, clientOptionsOf(keys)),
     oss,
     server: undefined,
+    kmsDefaults,
+    keys,
     where: endpoint ?? `region ${region ?? ''}`,
     close: async () => {
       // Nothing to release for a remote target.

@@ -13,11 +13,13 @@ import { get } from './get.js';
 import { head } from './head.js';
 import { inspect } from './inspect.js';
 import { keygen } from './keygen.js';
+import { keys } from './keys.js';
 import { ls } from './ls.js';
 import { mb } from './mb.js';
 import { put } from './put.js';
+import { rewrap } from './rewrap.js';
 import { rm } from './rm.js';
 import { serve } from './serve.js';
 
 /** Every command, in the order `oss-cse --help` lists them. */
-export const commands: readonly Command[] = [put, get, cat, head, ls, rm, mb, keygen, encrypt, decrypt, inspect, serve, demo];
+export const commands: readonly Command[] = [put, get, cat, head, ls, rm, mb, rewrap, keys, keygen, encrypt, decrypt, inspect, serve, demo];

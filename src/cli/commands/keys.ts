@@ -1,0 +1,110 @@
+/**
+ * `oss-cse keys list`: what the key options configure (which key encrypts, which decrypt, their descriptions and
+ * where they come from), without secrets and without any network call.
+ *
+ * @packageDocumentation
+ */
+
+import { stat } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import type { Command } from '../command.js';
+import { UsageError } from '../command.js';
+import { listKmsKey, listRsaKey, resolveKmsSettings, type KeyListing, type KmsDefaults } from '../key-options.js';
+import { loadRsaKeyFile, planCliKeys, PASSPHRASE_ENV } from '../keys.js';
+import { ONLINE_HELP, ONLINE_OPTIONS, TargetEnv } from '../online.js';
+
+const help = `Usage: oss-cse keys list [key options] [--json]
+
+Shows the keys the same options configure for put/get/rewrap: the key that encrypts new objects, the keys that
+decrypt (in the order they are tried when no description matches), each key's material description and where it
+comes from: RSA key files with their fingerprints, KMS key ids with region, endpoint and the source of the
+credentials. Never prints private keys, passphrases, credentials or encryption-context values, and makes no
+network call (KMS keys are not contacted).
+
+${ONLINE_HELP}
+`;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function text(l: KeyListing): string {
+  const where =
+    l.kind === 'rsa'
+      ? `${l.canDecrypt ? 'private' : 'public'} key ${l.file ?? ''}` +
+        (l.fingerprint === undefined ? '' : `, sha256 ${l.fingerprint}`) +
+        (l.wrap === undefined ? '' : `, wraps with ${l.wrap}`)
+      : `KMS key ${l.keyId ?? ''}, region ${l.region ?? '(none)'}, endpoint ${l.endpoint ?? 'regional default'}, ` +
+        `credentials from ${l.credentials ?? '?'}` +
+        (l.encryptionContext === undefined ? '' : `, encryption context with ${l.encryptionContext.join(', ')}`) +
+        (l.writeForm === undefined || l.writeForm === 'go' ? '' : `, writes the ${l.writeForm} form`);
+  return `${l.role === 'encrypt' ? 'encrypts' : 'decrypts'}  ${l.name}  ${l.description}\n          ${where}`;
+}
+
+export const keys: Command = {
+  name: 'keys',
+  summary: 'show the configured keys (no secrets): keys list',
+  help,
+  async run(args, io) {
+    const { values, positionals } = parseArgs({ args: [...args], options: ONLINE_OPTIONS, strict: true, allowPositionals: true });
+    if (positionals.length !== 1 || positionals[0] !== 'list') throw new UsageError('expected `keys list`');
+    const plan = await planCliKeys(
+      {
+        publicKey: values['public-key'],
+        privateKeys: values['private-key'] ?? [],
+        keysFile: values.keys,
+        matdesc: values.matdesc,
+        kmsKeyIds: values['kms-key-id'] ?? [],
+      },
+      io.env,
+    );
+    const embedded =
+      nonEmpty(values.endpoint) === undefined &&
+      nonEmpty(io.env[TargetEnv.ENDPOINT]) === undefined &&
+      nonEmpty(values.region) === undefined &&
+      nonEmpty(io.env[TargetEnv.REGION]) === undefined;
+    // Described, not contacted: the embedded server is not started for a listing.
+    const defaults: KmsDefaults = embedded
+      ? { region: 'cn-hangzhou', endpoint: 'the embedded server', credentialSource: 'the embedded server' }
+      : { region: (nonEmpty(values.region) ?? nonEmpty(io.env[TargetEnv.REGION]))?.replace(/^oss-/, '') };
+    const settings = resolveKmsSettings(values, io.env, defaults);
+    if (plan.defaultPair !== undefined && !(await exists(plan.defaultPair))) {
+      if (values.json) io.stdout.write(JSON.stringify({ source: null, keys: [], defaultPair: plan.defaultPair }) + '\n');
+      else io.stdout.write(`no keys configured; the first command that needs one creates a key pair at ${plan.defaultPair}\n`);
+      return 0;
+    }
+    const passphrase = io.env[PASSPHRASE_ENV];
+    const listing: KeyListing[] = [];
+    for (const [i, spec] of plan.specs.entries()) {
+      const role = i === plan.encrypting ? 'encrypt' : 'decrypt';
+      if (spec.kind === 'kms') {
+        listing.push(listKmsKey(spec, role, settings));
+        continue;
+      }
+      const key = await loadRsaKeyFile(spec.path, {
+        ...(passphrase === undefined ? {} : { passphrase }),
+        ...(spec.description === undefined ? {} : { description: spec.description }),
+        ...(spec.wrap === undefined ? {} : { wrap: spec.wrap }),
+      });
+      listing.push(listRsaKey(key, role, spec.path));
+    }
+    const ordered = [...listing.filter((l) => l.role === 'encrypt'), ...listing.filter((l) => l.role !== 'encrypt')];
+    const selection = values['key-selection'] ?? 'fallback';
+    if (values.json) {
+      io.stdout.write(JSON.stringify({ source: plan.source, keySelection: selection, keys: ordered }) + '\n');
+    } else {
+      io.stdout.write(`keys from ${plan.source} (key selection: ${selection})\n`);
+      for (const l of ordered) io.stdout.write(`${text(l)}\n`);
+    }
+    return 0;
+  },
+};
