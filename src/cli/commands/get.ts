@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../files.js';
 import { UsageError } from '../command.js';
 import { counted, progressBar } from '../progress.js';
 import { ONLINE_HELP, ONLINE_OPTIONS, parseOssUrl } from '../online.js';
+import { PARALLEL_THRESHOLD, TRANSFER_OPTIONS, checkpointFile, increments, transferHelp, transferSettings } from '../transfer-options.js';
 
 /** `--range` and `--range-behavior`, shared with `cat`. */
 export const RANGE_OPTIONS = {
@@ -64,8 +65,14 @@ file name) or - for standard output. The file is written to a temporary name and
 check passed (length, CRC-64 of the whole object, the writer's declared MD5 and length): a failed download
 leaves nothing at LOCAL.
 
+An object of 32 MiB or more (or any object with one of the transfer flags, to a file and without --range)
+is fetched as parallel ranged GETs pinned to the object's ETag (an object replaced meanwhile fails the
+download), decrypted into the temporary file, checked as a whole and renamed; with --checkpoint or --resume
+an interrupted download fetches only what is missing.
+
 Options:
 ${RANGE_HELP}
+${transferHelp('download')}
 
 ${ONLINE_HELP}
 `;
@@ -77,7 +84,7 @@ export const get: Command = {
   async run(args, io) {
     const { values, positionals } = parseArgs({
       args: [...args],
-      options: { ...ONLINE_OPTIONS, ...RANGE_OPTIONS },
+      options: { ...ONLINE_OPTIONS, ...RANGE_OPTIONS, ...TRANSFER_OPTIONS },
       strict: true,
       allowPositionals: true,
     });
@@ -90,9 +97,62 @@ export const get: Command = {
     if (local !== '-' && (local.endsWith('/') || (await isDirectory(local)))) {
       local = join(local, source.key.split('/').pop() ?? source.key);
     }
+    const transfer = transferSettings(values);
+    if (transfer.explicit && (local === '-' || Object.keys(headers).length > 0)) {
+      throw new UsageError('--part-size, --parallel, --checkpoint and --resume need a LOCAL file and no --range');
+    }
     const quiet = values.quiet || values.json || local === '-';
     const { withSession } = await import('../target.js');
     return withSession(values, io, source.bucket, async ({ client }) => {
+      const whole = local !== '-' && Object.keys(headers).length === 0;
+      // Without flags, the size decides: one HEAD, then the parallel path for large objects.
+      const parallel = whole && (transfer.explicit || ((await client.head(source.key)).size ?? 0) >= PARALLEL_THRESHOLD);
+      if (parallel) {
+        const checkpoint = checkpointFile(io, transfer, 'download', source.bucket, source.key, local);
+        let progress: ReturnType<typeof progressBar> | undefined;
+        let advance: ((total: number) => void) | undefined;
+        let r;
+        try {
+          r = await client.resumableDownload(source.key, local, {
+            ...(transfer.partSize === undefined ? {} : { partSize: transfer.partSize }),
+            ...(transfer.parallel === undefined ? {} : { parallel: transfer.parallel }),
+            ...(checkpoint === undefined ? {} : { checkpoint }),
+            progress: (_fraction, info) => {
+              progress ??= progressBar(io, `get ${source.key}`, info.totalBytes, !quiet);
+              const bar = progress;
+              advance ??= increments((bytes) => {
+                bar.add(bytes);
+              });
+              advance(info.bytes);
+            },
+          });
+        } finally {
+          progress?.end();
+        }
+        const url = `oss://${source.bucket}/${source.key}`;
+        if (values.json) {
+          io.stdout.write(
+            JSON.stringify({
+              object: url,
+              file: local,
+              size: r.size,
+              status: 200,
+              encrypted: r.encrypted,
+              range: null,
+              objectSize: r.size,
+              crc64: r.crc64 ?? null,
+              parts: r.partCount,
+              partsFetched: r.partsFetched,
+              resumed: r.resumed,
+            }) + '\n',
+          );
+        } else if (!values.quiet) {
+          const what = r.encrypted ? 'decrypted' : 'not encrypted, stored as is';
+          const how = `${r.partCount} range${r.partCount === 1 ? '' : 's'}${r.resumed ? `, resumed: ${r.partCount - r.partsFetched} were already there` : ''}`;
+          io.stdout.write(`downloaded ${r.size} bytes from ${url} to ${local} (${what}; ${how})\n`);
+        }
+        return 0;
+      }
       const result = await client.getStream(source.key, { headers });
       const progress = progressBar(io, `get ${source.key}`, result.size, !quiet);
       try {

@@ -13,6 +13,7 @@ import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
 import { counted, progressBar } from '../progress.js';
 import { ONLINE_HELP, ONLINE_OPTIONS, parseOssUrl } from '../online.js';
+import { PARALLEL_THRESHOLD, TRANSFER_OPTIONS, checkpointFile, increments, transferHelp, transferSettings } from '../transfer-options.js';
 
 const help = `Usage: oss-cse put LOCAL oss://BUCKET/KEY [--meta NAME=VALUE ...] [--content-type TYPE] [options]
 
@@ -21,9 +22,14 @@ in one PutObject. The object is readable by every official OSS SDK with client-s
 Python oss2, C++) holding the private key. LOCAL may be - for standard input. A KEY ending in / gets
 LOCAL's file name appended. The CRC-64 OSS computes over what it stored is checked against ours.
 
+A file of 32 MiB or more (or any file with one of the transfer flags) is sent as an encrypted multipart
+upload: parts encrypted at their own counter, several in flight, failed parts retried; with --checkpoint or
+--resume an interrupted upload continues where it stopped.
+
 Options:
   --meta NAME=VALUE        user metadata (x-oss-meta-NAME), repeatable
   --content-type TYPE      Content-Type (default: from LOCAL's extension)
+${transferHelp('upload')}
 
 ${ONLINE_HELP}
 `;
@@ -35,7 +41,7 @@ export const put: Command = {
   async run(args, io) {
     const { values, positionals } = parseArgs({
       args: [...args],
-      options: { ...ONLINE_OPTIONS, meta: { type: 'string', multiple: true }, 'content-type': { type: 'string' } },
+      options: { ...ONLINE_OPTIONS, ...TRANSFER_OPTIONS, meta: { type: 'string', multiple: true }, 'content-type': { type: 'string' } },
       strict: true,
       allowPositionals: true,
     });
@@ -63,15 +69,71 @@ export const put: Command = {
         throw new CseError(ErrorCode.IO, `cannot read ${local}: ${(e as Error).message}`, { cause: e });
       }
     }
+    const transfer = transferSettings(values);
+    if (local === '-' && transfer.explicit) {
+      throw new UsageError('--part-size, --parallel, --checkpoint and --resume need a LOCAL file, not standard input');
+    }
     const quiet = values.quiet || values.json;
+    const mime = values['content-type'] ?? (local !== '-' && extname(local) !== '' ? extname(local) : undefined);
     const { withSession } = await import('../target.js');
+    if (size !== undefined && (transfer.explicit || size >= PARALLEL_THRESHOLD)) {
+      const fileSize = size;
+      return withSession(values, io, target.bucket, async ({ client }) => {
+        const checkpoint = checkpointFile(io, transfer, 'upload', target.bucket, key, local);
+        const progress = progressBar(io, `put ${key}`, fileSize, !quiet);
+        const advance = increments((bytes) => {
+          progress.add(bytes);
+        });
+        let result;
+        try {
+          result = await client.multipartUpload(key, local, {
+            ...(transfer.partSize === undefined ? {} : { partSize: transfer.partSize }),
+            ...(transfer.parallel === undefined ? {} : { parallel: transfer.parallel }),
+            ...(checkpoint === undefined ? {} : { checkpoint }),
+            ...(mime === undefined ? {} : { mime }),
+            ...(Object.keys(meta).length === 0 ? {} : { meta }),
+            progress: (_fraction, info) => {
+              advance(info.bytes);
+            },
+          });
+        } finally {
+          progress.end();
+        }
+        const url = `oss://${target.bucket}/${key}`;
+        if (values.json) {
+          io.stdout.write(
+            JSON.stringify({
+              object: url,
+              bucket: target.bucket,
+              key,
+              size: result.size,
+              crc64: result.crc64,
+              etag: result.etag ?? null,
+              envelope: result.envelope,
+              method: result.method,
+              uploadId: result.uploadId ?? null,
+              partSize: result.partSize,
+              parts: result.partCount,
+              partsSent: result.partsSent,
+              resumed: result.resumed,
+            }) + '\n',
+          );
+        } else if (!values.quiet) {
+          const how =
+            result.method === 'put'
+              ? 'in one request'
+              : `in ${result.partCount} parts of ${result.partSize} bytes${result.resumed ? ` (resumed: ${result.partCount - result.partsSent} were already uploaded)` : ''}`;
+          io.stdout.write(`uploaded ${result.size} bytes from ${local} to ${url}, encrypted, ${how}\n`);
+        }
+        return 0;
+      });
+    }
     return withSession(values, io, target.bucket, async ({ client }) => {
       const fileStream = local === '-' ? undefined : createReadStream(local, { highWaterMark: 1 << 20 });
       const source: AsyncIterable<Buffer> = fileStream ?? process.stdin;
       const progress = progressBar(io, `put ${key}`, size, !quiet);
       let result;
       try {
-        const mime = values['content-type'] ?? (local !== '-' && extname(local) !== '' ? extname(local) : undefined);
         result = await client.putStream(key, counted(source, progress), {
           ...(size === undefined ? {} : { contentLength: size }),
           ...(mime === undefined ? {} : { mime }),
