@@ -15,6 +15,8 @@ export interface Sample {
   readonly peakRssBytes?: number;
   /** HTTP requests the server saw during the run. */
   readonly requests?: number;
+  /** New TCP connections the server accepted during the run (keep-alive working: about 0 per request). */
+  readonly connections?: number;
   /** Minor page faults of this process during the run (filled in by the harness; 0 for work done in a child). */
   readonly minorFaults?: number;
 }
@@ -120,6 +122,9 @@ export interface RowResult {
   /** HTTP requests per unit of work when the sides report it. */
   readonly subjectRequestsPerUnit?: number;
   readonly baselineRequestsPerUnit?: number;
+  /** New TCP connections per unit of work when the sides report it. */
+  readonly subjectConnectionsPerUnit?: number;
+  readonly baselineConnectionsPerUnit?: number;
   readonly target?: Target & { readonly met: boolean };
   readonly note?: string;
   /** Pairs (warm-up included) run again after a transient connection error (the failed attempt is not counted). */
@@ -209,15 +214,17 @@ export async function compare(c: Comparison, given: MeasureSettings): Promise<Ro
     const values = ss.map((s) => s.peakRssBytes).filter((v): v is number => v !== undefined);
     return values.length === ss.length ? spread(values) : undefined;
   };
-  const requests = (ss: Sample[]): number | undefined => {
-    const values = ss.map((s) => s.requests).filter((v): v is number => v !== undefined);
+  const perUnit = (ss: Sample[], field: 'requests' | 'connections'): number | undefined => {
+    const values = ss.map((s) => s[field]).filter((v): v is number => v !== undefined);
     return values.length === ss.length ? spread(values).median / batch : undefined;
   };
   const faultBytes = (ss: Sample[]): number => spread(ss.map((s) => ((s.minorFaults ?? 0) * 4096) / batch)).median;
   const subjectPeak = peak(as);
   const baselinePeak = peak(bs);
-  const subjectRequests = requests(as);
-  const baselineRequests = requests(bs);
+  const subjectRequests = perUnit(as, 'requests');
+  const baselineRequests = perUnit(bs, 'requests');
+  const subjectConnections = perUnit(as, 'connections');
+  const baselineConnections = perUnit(bs, 'connections');
   return {
     group: c.group,
     id: c.id,
@@ -241,6 +248,8 @@ export async function compare(c: Comparison, given: MeasureSettings): Promise<Ro
     ...(baselinePeak === undefined ? {} : { baselinePeakRssBytes: baselinePeak }),
     ...(subjectRequests === undefined ? {} : { subjectRequestsPerUnit: subjectRequests }),
     ...(baselineRequests === undefined ? {} : { baselineRequestsPerUnit: baselineRequests }),
+    ...(subjectConnections === undefined ? {} : { subjectConnectionsPerUnit: subjectConnections }),
+    ...(baselineConnections === undefined ? {} : { baselineConnectionsPerUnit: baselineConnections }),
     ...(c.target === undefined
       ? {}
       : { target: { ...c.target, met: c.target.op === '>=' ? ratio.median >= c.target.value : ratio.median <= c.target.value } }),

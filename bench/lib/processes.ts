@@ -31,8 +31,8 @@ export interface ServerProcess {
   readonly credentials: { readonly accessKeyId: string; readonly accessKeySecret: string };
   /** KMS only: the key created for the run. */
   readonly keyId: string | undefined;
-  /** HTTP requests the server has received so far. */
-  requests(): Promise<number>;
+  /** HTTP requests and TCP connections the server has received so far. */
+  counters(): Promise<{ requests: number; connections: number }>;
   /** Stops the server and waits for the process to exit. */
   close(): Promise<void>;
 }
@@ -91,10 +91,10 @@ export async function startServerProcess(kind: ServerKind): Promise<ServerProces
     bucket: BENCH_BUCKET,
     credentials: ready.credentials,
     keyId: ready.keyId,
-    async requests() {
+    async counters() {
       const reply = await ask('requests');
       if (!('requests' in reply)) throw new Error('unexpected reply from server child');
-      return reply.requests;
+      return { requests: reply.requests, connections: reply.connections };
     },
     async close() {
       if (child.connected) await ask('close');

@@ -61,6 +61,10 @@ function extrasCell(r: RowResult): string {
     const f = (x: number | undefined): string => (x === undefined ? '?' : Number.isInteger(x) ? String(x) : x.toFixed(2));
     parts.push(`req/op ${f(r.subjectRequestsPerUnit)} vs ${f(r.baselineRequestsPerUnit)}`);
   }
+  if (Math.max(r.subjectConnectionsPerUnit ?? 0, r.baselineConnectionsPerUnit ?? 0) >= 0.05) {
+    const f = (x: number | undefined): string => (x === undefined ? '?' : x.toFixed(2));
+    parts.push(`new conn/op ${f(r.subjectConnectionsPerUnit)} vs ${f(r.baselineConnectionsPerUnit)}`);
+  }
   if (r.subjectPeakRssBytes !== undefined || r.baselinePeakRssBytes !== undefined) {
     const f = (x: { median: number } | undefined): string => (x === undefined ? '?' : formatSize(Math.round(x.median / 1024) * 1024));
     parts.push(`peak RSS ${f(r.subjectPeakRssBytes)} vs ${f(r.baselinePeakRssBytes)}`);

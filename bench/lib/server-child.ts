@@ -9,7 +9,8 @@
  * - `kms`: the KMS emulator alone (`startKmsServer`) with one fresh key.
  *
  * Protocol (IPC, JSON): the child sends `{ type: 'ready', … }` once listening; it answers `{ id, cmd: 'requests' }`
- * with `{ id, requests }` (HTTP requests received so far, from the `http.server.request.start` diagnostics channel)
+ * with `{ id, requests, connections }` (HTTP requests and TCP connections so far, from the `http.server.request.start`
+ * and `net.server.socket` diagnostics channels)
  * and `{ id, cmd: 'close' }` with `{ id, closed: true }` before exiting.
  */
 
@@ -25,8 +26,13 @@ import { startKmsServer } from '../../server/src/kms/index.js';
 import { BENCH_BUCKET, type ChildReply, type ParentRequest, type ReadyMessage, type ServerKind } from './server-protocol.js';
 
 let requests = 0;
+let connections = 0;
 subscribe('http.server.request.start', () => {
   requests++;
+});
+// New TCP connections: a client that loses its keep-alive socket pays a connect per request.
+subscribe('net.server.socket', () => {
+  connections++;
 });
 
 function send(message: ReadyMessage | ChildReply): void {
@@ -137,7 +143,7 @@ async function main(): Promise<void> {
   process.on('message', (raw: unknown) => {
     const m = raw as ParentRequest;
     if (m.cmd === 'requests') {
-      send({ id: m.id, requests });
+      send({ id: m.id, requests, connections });
     } else {
       void close().finally(() => {
         send({ id: m.id, closed: true });

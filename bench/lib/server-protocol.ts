@@ -24,4 +24,6 @@ export interface ParentRequest {
 }
 
 /** A child's answer to a {@link ParentRequest}. */
-export type ChildReply = { readonly id: number; readonly requests: number } | { readonly id: number; readonly closed: true };
+export type ChildReply =
+  | { readonly id: number; readonly requests: number; readonly connections: number }
+  | { readonly id: number; readonly closed: true };

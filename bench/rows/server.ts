@@ -70,7 +70,7 @@ export const serverRows: RowGroup = {
         await ctx.compare({
           group: 'server',
           id: `server.${store}.put.${label.replace(' ', '')}`,
-          label: `server PUT ${label} (${store})`,
+          label: `PUT ${label} (${store} store)`,
           subject: `ali-oss put → embedded server (${store} store)`,
           baseline: 'ali-oss put → bare node:http sink',
           metric: 'time',
@@ -82,7 +82,7 @@ export const serverRows: RowGroup = {
         await ctx.compare({
           group: 'server',
           id: `server.${store}.get.${label.replace(' ', '')}`,
-          label: `server GET ${label} (${store})`,
+          label: `GET ${label} (${store} store)`,
           subject: `ali-oss get ← embedded server (${store} store)`,
           baseline: 'ali-oss get ← bare node:http source',
           metric: 'time',

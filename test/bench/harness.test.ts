@@ -61,10 +61,10 @@ describe('compare', () => {
     assert.equal(time.ratio.max, 4);
   });
 
-  test('targets are judged on the median; requests and peak RSS are carried per unit of work', async () => {
+  test('targets are judged on the median; requests, connections and peak RSS are carried per unit of work', async () => {
     const side =
       (seconds: number, requests: number, rss: number) =>
-      async (n: number): Promise<Sample> => ({ seconds: seconds * n, requests: requests * n, peakRssBytes: rss });
+      async (n: number): Promise<Sample> => ({ seconds: seconds * n, requests: requests * n, connections: requests === 2 ? n : 0, peakRssBytes: rss });
     const r = await compare(
       {
         group: 'g',
@@ -86,6 +86,8 @@ describe('compare', () => {
     assert.equal(r.target?.met, false);
     assert.equal(r.subjectRequestsPerUnit, 2);
     assert.equal(r.baselineRequestsPerUnit, 1);
+    assert.equal(r.subjectConnectionsPerUnit, 1);
+    assert.equal(r.baselineConnectionsPerUnit, 0);
     assert.equal(r.subjectPeakRssBytes?.median, 5e6);
   });
 
