@@ -23,7 +23,7 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createReadStream } from 'node:fs';
-import { CseError, ErrorCode } from '../errors.js';
+import { CseError, ErrorCode, TransferError } from '../errors.js';
 import { parseEnvelope } from '../format/envelope.js';
 import { choosePartSize, partBounds, partCount, partCounterOffset, validatePartSize, type PartBounds } from '../format/parts.js';
 import type { ContentMaterial, Envelope } from '../format/types.js';
@@ -426,6 +426,15 @@ export async function multipartUpload(
           location,
         );
         done = new Map(saved.parts.map((p) => [p.partNumber, p]));
+        try {
+          listing = await listAllParts(store, location, saved.uploadId, call);
+        } catch (e) {
+          if (!(e instanceof TransferError && e.ossCode === 'NoSuchUpload')) throw e;
+          // The recorded upload is gone (completed by a run whose end was lost, aborted, or expired): start over.
+          context = undefined;
+          done = new Map();
+          await checkpointStore.remove();
+        }
       } else {
         // The file changed since: its uploaded parts are of other bytes. Start over, discarding the old upload.
         await store.abortMultipartUpload(location, saved.uploadId, call).catch(() => undefined);
@@ -434,7 +443,17 @@ export async function multipartUpload(
     }
   }
   if (context === undefined && options.uploadId !== undefined) {
-    listing = await listAllParts(store, location, options.uploadId, call);
+    try {
+      listing = await listAllParts(store, location, options.uploadId, call);
+    } catch (e) {
+      if (e instanceof TransferError && e.ossCode === 'NoSuchUpload') {
+        throw new CseError(ErrorCode.MULTIPART, `upload ${options.uploadId} does not exist on ${describe(location)} (completed or aborted?)`, {
+          object: location.key,
+          cause: e,
+        });
+      }
+      throw e;
+    }
     context = contextFromListing(location, options.uploadId, listing.encryption);
   }
   if (context !== undefined && context.dataSize !== dataSize) {
@@ -492,9 +511,10 @@ export async function multipartUpload(
   try {
     // The material unwraps now: a resume with keys that cannot open the envelope fails before any part is sent.
     const material = await options.cache.material(ctx, options.keys);
+    const unverified = new Map<number, UploadedPart>();
     if (resumed) {
       listing ??= await listAllParts(store, location, ctx.uploadId, call);
-      done = await reconcile(ctx, done, listing, sourceReader, material);
+      done = await reconcile(ctx, done, listing, sourceReader, material, unverified);
       await saver?.save(snapshot);
     }
     const run = await uploadParts({
@@ -509,6 +529,7 @@ export async function multipartUpload(
       policy,
       options,
       onPart: async () => saver?.maybeSave(snapshot),
+      unverified,
     });
     if (run.stopped !== undefined || run.failures.length > 0) {
       await saver?.save(snapshot);
@@ -643,6 +664,7 @@ async function reconcile(
   listing: PartListing,
   source: PartSource,
   material: ContentMaterial,
+  unverified: Map<number, UploadedPart>,
 ): Promise<Map<number, UploadedPart>> {
   const count = partCount(context.dataSize, context.partSize);
   const done = new Map<number, UploadedPart>();
@@ -655,7 +677,11 @@ async function reconcile(
       done.set(listed.partNumber, mine);
       continue;
     }
-    if (listed.crc64 === undefined || !source.random) continue;
+    if (listed.crc64 === undefined) continue;
+    if (!source.random) {
+      unverified.set(listed.partNumber, { partNumber: listed.partNumber, etag: listed.etag, size: listed.size, crc64: listed.crc64 });
+      continue;
+    }
     const crc = await localPartCrc(context, bounds, listed.partNumber, source.read(bounds), material);
     if (crc === listed.crc64) done.set(listed.partNumber, { partNumber: listed.partNumber, etag: listed.etag, size: listed.size, crc64: crc });
   }
@@ -675,6 +701,8 @@ interface RunInput {
   readonly policy: RetryPolicy;
   readonly options: MultipartUploadOptions;
   readonly onPart: () => Promise<void>;
+  /** Parts OSS has that could not be verified before the run (sequential sources): checked as they are read. */
+  readonly unverified: ReadonlyMap<number, UploadedPart>;
 }
 
 interface RunOutcome {
@@ -752,6 +780,13 @@ async function uploadParts(input: RunInput): Promise<RunOutcome> {
         break;
       }
       if (done.has(n)) continue;
+      // A part OSS already has (a resumed upload) is skipped when our ciphertext for it has the same CRC-64.
+      const stored = input.unverified.get(n);
+      if (stored !== undefined && (await localPartCrc(context, bounds, n, buffer, input.material)) === stored.crc64) {
+        done.set(n, stored);
+        bytes += stored.size;
+        continue;
+      }
       const task = send(n, bounds, buffer).finally(() => inFlight.delete(task));
       inFlight.add(task);
     }

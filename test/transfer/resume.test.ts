@@ -367,3 +367,44 @@ test('a download whose process is killed (SIGKILL) resumes from its checkpoint f
   assert.ok(r.partsFetched <= count - recorded);
   assert.ok((await readFile(target)).equals(data));
 });
+
+test('a stream resumes an upload by id: parts OSS has are verified as the stream is read, not sent again', async () => {
+  const key = 'resume/stream';
+  const { context } = await h.client.initMultipartUpload(key, { dataSize: SIZE, partSize: KIB100 });
+  for (const n of [1, 2, 5]) await h.client.uploadPart(key, context, n, data.subarray((n - 1) * KIB100, n * KIB100));
+  const before = h.agent.log.length;
+  const stream = (async function* chunks(): AsyncGenerator<Uint8Array> {
+    for (let i = 0; i < SIZE; i += 30_000) yield data.subarray(i, i + 30_000);
+  })();
+  const r = await h.client.multipartUpload(key, stream, { uploadId: context.uploadId, contentLength: SIZE, parallel: 2 });
+  assert.equal(r.resumed, true);
+  assert.equal(r.partsSent, 6);
+  const sent = h.agent.log.slice(before).filter((x) => x.method === 'PUT').map((x) => Number(/partNumber=(\d+)/.exec(x.path)?.[1]));
+  assert.deepEqual(sent.sort((a, b) => a - b), [3, 4, 6, 7, 8, 9]);
+  assert.ok((await h.client.get(key)).content.equals(data));
+});
+
+test('a checkpoint whose upload no longer exists starts a new upload', async () => {
+  const key = 'resume/gone';
+  const checkpoint = join(h.dir, 'gone.json');
+  await assert.rejects(
+    h.client.multipartUpload(key, source, {
+      partSize: KIB100,
+      checkpoint,
+      progress: (_f, info) => {
+        if (info.part !== undefined) throw new Error('test stop');
+      },
+    }),
+    /test stop/,
+  );
+  const old = parseUploadCheckpoint(JSON.parse(await readFile(checkpoint, 'utf8')));
+  await h.client.abortMultipartUpload(key, old.uploadId);
+  const r = await h.client.multipartUpload(key, source, { partSize: KIB100, checkpoint });
+  assert.equal(r.resumed, false);
+  assert.notEqual(r.uploadId, old.uploadId);
+  assert.ok((await h.client.get(key)).content.equals(data));
+  await assert.rejects(
+    h.client.multipartUpload(key, source, { partSize: KIB100, uploadId: old.uploadId }),
+    (e: unknown) => e instanceof CseError && e.code === ErrorCode.MULTIPART,
+  );
+});
