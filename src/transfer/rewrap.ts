@@ -221,6 +221,14 @@ function rewrappedEnvelope(old: Envelope, wrapped: { wrapAlgorithm: string; wrap
   };
 }
 
+/**
+ * The V2 envelope headers among `headers`. Headers named like another family's (e.g. `x-oss-meta-unencrypted-*`, a
+ * V1 name) are user metadata on a V2 object: carried over, not compared as envelope.
+ */
+function v2CryptoHeaders(headers: ResponseHeaders, object: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(pickCryptoHeaders(headers, { object })).filter(([name]) => V2_NAMES.has(name)));
+}
+
 function sameRecord(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
   const keys = Object.keys(a);
   return keys.length === Object.keys(b).length && keys.every((k) => b[k] === a[k]);
@@ -332,7 +340,10 @@ export async function rewrapObject(store: ObjectStore, location: ObjectLocation,
     const newCrypto = encodeEnvelope(next);
     const verification: RewrapVerification = canUnwrap(options.to) ? 'unwrap' : 'headers';
     // Before anything is written: the new envelope must give back this data key and IV.
-    if (verification === 'unwrap') await checkUnwraps(options.to, next, material, object, 'before writing it');
+    if (verification === 'unwrap') {
+      const problem = await unwrapProblem(options.to, next, material, 'before writing it');
+      if (problem !== undefined) throw integrityError(problem, object, '; nothing was written');
+    }
 
     const carried = carriedHeaders(head.headers);
     const etag = head.headers[OssHeader.ETAG];
@@ -358,7 +369,7 @@ export async function rewrapObject(store: ObjectStore, location: ObjectLocation,
       // A lost answer leaves the outcome unknown: look.
       if (!(e instanceof CseError && e.retryable) || options.signal?.aborted === true) throw e;
       const now = await store.head(location, { headers: {} }, call).catch(() => undefined);
-      if (now === undefined || !sameRecord(pickCryptoHeaders(now.headers, { object }), newCrypto)) throw e;
+      if (now === undefined || !sameRecord(v2CryptoHeaders(now.headers, object), newCrypto)) throw e;
     }
 
     const after = await withRetries(
@@ -367,7 +378,7 @@ export async function rewrapObject(store: ObjectStore, location: ObjectLocation,
       options.signal,
       what,
     );
-    await verifyStored({ store, location, head, after, carried, newCrypto, next, material, options, call, verification });
+    await verifyStored({ store, location, head, after, carried, newCrypto, material, options, call, verification });
     return {
       name: object,
       status: 'rewrapped',
@@ -381,24 +392,36 @@ export async function rewrapObject(store: ObjectStore, location: ObjectLocation,
   }
 }
 
-async function checkUnwraps(key: MasterKey, envelope: Envelope, expected: ContentMaterial, object: string, when: string): Promise<void> {
+/** Why a key does not give back `expected` from `envelope`; undefined when it does. */
+interface UnwrapProblem {
+  readonly message: string;
+  readonly retryable: boolean;
+  readonly cause?: unknown;
+}
+
+async function unwrapProblem(key: MasterKey, envelope: Envelope, expected: ContentMaterial, when: string): Promise<UnwrapProblem | undefined> {
   let got: ContentMaterial | null;
   try {
-    got = await key.unwrap(envelope, { object });
+    // No object context here: the caller's error names the object once.
+    got = await key.unwrap(envelope, {});
   } catch (e) {
-    throw new CseError(ErrorCode.INTEGRITY, `the target key ${key.name} cannot unwrap the new envelope ${when}: ${messageOf(e)}`, {
-      object,
+    return {
+      message: `the target key ${key.name} cannot unwrap the new envelope ${when}: ${messageOf(e)}`,
+      retryable: e instanceof CseError && e.retryable,
       cause: e,
-      ...(e instanceof CseError && e.retryable ? { retryable: true } : {}),
-    });
+    };
   }
   const same = got !== null && sameMaterial(got, expected);
   zero(got);
-  if (!same) {
-    throw new CseError(ErrorCode.INTEGRITY, `the target key ${key.name} does not unwrap the new envelope ${when} to the object's data key and IV`, {
-      object,
-    });
-  }
+  return same ? undefined : { message: `the target key ${key.name} does not unwrap the new envelope ${when} to the object's data key and IV`, retryable: false };
+}
+
+function integrityError(problem: UnwrapProblem, object: string, suffix = ''): CseError {
+  return new CseError(ErrorCode.INTEGRITY, `${problem.message}${suffix}`, {
+    object,
+    retryable: problem.retryable,
+    ...(problem.cause === undefined ? {} : { cause: problem.cause }),
+  });
 }
 
 interface VerifyInput {
@@ -408,7 +431,6 @@ interface VerifyInput {
   readonly after: StoreResponse;
   readonly carried: Readonly<Record<string, string>>;
   readonly newCrypto: Readonly<Record<string, string>>;
-  readonly next: Envelope;
   readonly material: ContentMaterial;
   readonly options: RewrapObjectOptions;
   readonly call: CallOptions;
@@ -430,28 +452,21 @@ async function verifyStored(v: VerifyInput): Promise<void> {
       );
     }
   }
-  let envelopeProblem: CseError | undefined;
-  const stored = pickCryptoHeaders(after, { object });
+  let problem: UnwrapProblem | undefined;
+  const stored = v2CryptoHeaders(after, object);
   if (!sameRecord(stored, v.newCrypto)) {
     const differing = [...new Set([...Object.keys(stored), ...Object.keys(v.newCrypto)])].filter((k) => stored[k] !== v.newCrypto[k]);
-    envelopeProblem = new CseError(ErrorCode.INTEGRITY, `the stored envelope differs from the one written (${differing.join(', ')})`, { object });
+    problem = { message: `the stored envelope differs from the one written (${differing.join(', ')})`, retryable: false };
   } else if (v.verification === 'unwrap') {
-    try {
-      await checkUnwraps(v.options.to, parseEnvelope(after, { object }), v.material, object, 'as stored');
-    } catch (e) {
-      envelopeProblem = e instanceof CseError ? e : new CseError(ErrorCode.INTEGRITY, messageOf(e), { object, cause: e });
-    }
+    // From the HEAD's own headers (equal to those written, checked just above), as a reader would.
+    problem = await unwrapProblem(v.options.to, parseEnvelope(after, { object }), v.material, 'as stored');
   }
-  if (envelopeProblem !== undefined) {
+  if (problem !== undefined) {
     const restored = await restore(v).then(
       () => 'the old envelope was written back',
       (e: unknown) => `writing the old envelope back failed too (${messageOf(e)}): the object may be unreadable, check it`,
     );
-    throw new CseError(envelopeProblem.code, `${envelopeProblem.message}; ${restored}`, {
-      object,
-      cause: envelopeProblem,
-      retryable: envelopeProblem.retryable,
-    });
+    throw integrityError(problem, object, `; ${restored}`);
   }
   const changed: string[] = [];
   for (const [name, value] of Object.entries(v.carried)) {
@@ -470,7 +485,7 @@ async function verifyStored(v: VerifyInput): Promise<void> {
 }
 
 async function restore(v: VerifyInput): Promise<void> {
-  const old = pickCryptoHeaders(v.head.headers, { object: v.location.key });
+  const old = v2CryptoHeaders(v.head.headers, v.location.key);
   const etag = v.after.headers[OssHeader.ETAG];
   const headers: Record<string, string> = {
     ...v.carried,
