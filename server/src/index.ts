@@ -182,7 +182,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       faults,
     });
     // Uploads may be large and slow: no whole-request timeout; headers must still arrive promptly.
-    const srv = http.createServer({ maxHeaderSize: 64 * 1024, requestTimeout: 0, headersTimeout: 60_000 }, listener);
+    // keepAliveTimeout above ali-oss's 15 s free-socket timeout (agentkeepalive), so the client always closes an idle
+    // socket first; with Node's 5 s default a reused socket can meet a server-side close mid-request (EPIPE).
+    const srv = http.createServer(
+      { maxHeaderSize: 64 * 1024, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 },
+      listener,
+    );
     server = srv;
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);

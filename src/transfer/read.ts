@@ -310,7 +310,10 @@ async function* checkedCiphertext(body: Readable, check: CheckOptions): AsyncGen
         );
       }
       yield chunk;
-      if (crc === undefined && received >= check.stopAfter) break;
+      // Stop early only when the response carries more than the caller's view. When every expected byte has
+      // arrived, let the loop see the end: destroying a response before its end closes the keep-alive socket, and a
+      // ranged GET would then pay a new TCP connection every time (measured by the benchmark: 0.98 per GET).
+      if (crc === undefined && received >= check.stopAfter && received !== check.expectedLength) break;
     }
   } catch (e) {
     if (e instanceof CseError) throw e;
