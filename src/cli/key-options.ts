@@ -9,7 +9,7 @@
 import { CseError, ErrorCode } from '../errors.js';
 import { encodeMatDesc } from '../format/matdesc.js';
 import type { MatDesc } from '../format/types.js';
-import { KmsCredentialEnv, type KmsCredentials } from '../keys/kms-client.js';
+import { classifyKmsError, createKmsClient, kmsRequest, KmsCredentialEnv, type KmsCredentials } from '../keys/kms-client.js';
 import { KmsMasterKey, type KmsWriteForm } from '../keys/kms.js';
 import type { MasterKey } from '../keys/master-key.js';
 
@@ -225,4 +225,47 @@ export function listKmsKey(spec: KmsKeySpec, role: 'encrypt' | 'decrypt', settin
     ...(spec.encryptionContext === undefined ? {} : { encryptionContext: Object.keys(spec.encryptionContext) }),
     writeForm: spec.writeForm ?? 'go',
   };
+}
+
+/**
+ * Creates a KMS key (KMS `CreateKey`, symmetric, for ENCRYPT/DECRYPT) with the resolved settings and returns its id:
+ * a convenience for the embedded server's KMS emulator and for trying things out; production keys are usually made
+ * in the console or by infrastructure tooling.
+ *
+ * @param settings - region, endpoint and credentials
+ * @param description - the key's description in KMS (not a material description)
+ * @throws CseError ERR_CSE_INVALID_ARGUMENT (no region or credentials), ERR_CSE_MISSING_DEPENDENCY (no SDK),
+ *   ERR_CSE_KMS (KMS refused or could not be reached; the message has the KMS code and request id, never secrets)
+ */
+export async function createKmsKey(settings: KmsSettings, description: string | undefined): Promise<string> {
+  if (settings.region === undefined) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, `creating a KMS key needs a region: give --kms-region (or set ${KMS_REGION_ENV})`);
+  }
+  if (settings.credentials === undefined) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, `creating a KMS key needs credentials: set ${KmsCredentialEnv.ACCESS_KEY_ID} and ${KmsCredentialEnv.ACCESS_KEY_SECRET}`);
+  }
+  const client = await createKmsClient({
+    region: settings.region,
+    credentials: settings.credentials,
+    ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
+  });
+  const create = (client as { createKey?: (request: unknown) => Promise<unknown> }).createKey?.bind(client);
+  if (create === undefined) throw new CseError(ErrorCode.MISSING_DEPENDENCY, 'the KMS client has no createKey (expected @alicloud/kms20160120 1.x)');
+  let answer: unknown;
+  try {
+    answer = await create(kmsRequest({ description }, { description: 'Description' }));
+  } catch (e) {
+    const info = classifyKmsError(e);
+    const what = info.kmsCode ?? info.networkCode ?? 'no answer';
+    throw new CseError(ErrorCode.KMS, `KMS CreateKey failed: ${what}${info.requestId === undefined ? '' : ` (RequestId ${info.requestId})`}`, {
+      retryable: info.retryable,
+      cause: e,
+    });
+  }
+  const body = (answer as { body?: unknown } | null)?.body ?? answer;
+  const meta = (body as { keyMetadata?: unknown; KeyMetadata?: unknown } | null);
+  const metadata = (meta?.keyMetadata ?? meta?.KeyMetadata) as { keyId?: unknown; KeyId?: unknown } | undefined;
+  const id = metadata?.keyId ?? metadata?.KeyId;
+  if (typeof id !== 'string' || id === '') throw new CseError(ErrorCode.KMS, 'KMS CreateKey answered without a KeyId');
+  return id;
 }

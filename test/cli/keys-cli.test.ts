@@ -117,6 +117,22 @@ describe('KMS keys on the embedded default (its own KMS emulator, no endpoint gi
     assert.match(r.stderr, /ERR_CSE_NO_MATCHING_KEY|ERR_CSE_KMS/);
   });
 
+  test('keys create-kms makes a key in the embedded server\'s KMS, usable at once with --kms-key-id', async () => {
+    let r = await inProcess(['keys', 'create-kms', '--description', 'made by the CLI', '--json'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const made = JSON.parse(r.stdout);
+    assert.match(made.keyId, /^[0-9a-f-]{36}$/);
+    assert.equal(made.kms, 'the embedded server');
+    writeFileSync(join(work, 'made.txt'), 'made');
+    r = await inProcess(['put', join(work, 'made.txt'), 'oss://kms-cli/made.txt', '--kms-key-id', made.keyId, '--quiet'], env);
+    assert.equal(r.code, 0, r.stderr);
+    r = await inProcess(['cat', 'oss://kms-cli/made.txt', '--kms-key-id', made.keyId], env);
+    assert.equal(r.stdout, 'made');
+    r = await inProcess(['keys', 'create-kms', '--kms-endpoint', 'http://127.0.0.1:1', '--kms-region', 'cn-hangzhou'], env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /needs credentials|KMS CreateKey failed/);
+  });
+
   test('rewrap a prefix: dry run, real run, re-run; every object then reads with the new key only', async () => {
     const oldKey = ['--private-key', old.privatePem];
     let r = await runCli(['rewrap', 'oss://kms-cli/rot/', '--to-kms-key-id', kmsNew, '--matdesc', '{"gen":"2"}', '--dry-run', '--json', ...oldKey], env);

@@ -7,19 +7,25 @@
 
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import type { Command } from '../command.js';
+import type { CliIo, Command } from '../command.js';
 import { UsageError } from '../command.js';
-import { listKmsKey, listRsaKey, resolveKmsSettings, type KeyListing, type KmsDefaults } from '../key-options.js';
+import { createKmsKey, listKmsKey, listRsaKey, resolveKmsSettings, type KeyListing, type KmsDefaults } from '../key-options.js';
 import { loadRsaKeyFile, planCliKeys, PASSPHRASE_ENV } from '../keys.js';
-import { ONLINE_HELP, ONLINE_OPTIONS, TargetEnv } from '../online.js';
+import { ONLINE_HELP, ONLINE_OPTIONS, TargetEnv, type OnlineValues } from '../online.js';
 
 const help = `Usage: oss-cse keys list [key options] [--json]
+       oss-cse keys create-kms [--description TEXT] [--kms-region REGION] [--kms-endpoint URL] [--json]
 
 Shows the keys the same options configure for put/get/rewrap: the key that encrypts new objects, the keys that
 decrypt (in the order they are tried when no description matches), each key's material description and where it
 comes from: RSA key files with their fingerprints, KMS key ids with region, endpoint and the source of the
 credentials. Never prints private keys, passphrases, credentials or encryption-context values, and makes no
 network call (KMS keys are not contacted).
+
+keys create-kms creates a symmetric KMS key (KMS CreateKey) and prints its id, ready for --kms-key-id or a
+keys file. With no endpoint or region, in the embedded server's own KMS emulator (so that KMS can be tried
+without a cloud account); otherwise in the KMS of --kms-endpoint / --kms-region, with the credentials below.
+  --description TEXT       the key's description in KMS (not a material description)
 
 ${ONLINE_HELP}
 `;
@@ -37,6 +43,40 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
+/** True when the online commands would use the embedded server (no endpoint or region anywhere). */
+function isEmbedded(values: OnlineValues, env: NodeJS.ProcessEnv): boolean {
+  return (
+    nonEmpty(values.endpoint) === undefined &&
+    nonEmpty(env[TargetEnv.ENDPOINT]) === undefined &&
+    nonEmpty(values.region) === undefined &&
+    nonEmpty(env[TargetEnv.REGION]) === undefined
+  );
+}
+
+async function createKms(values: OnlineValues & { readonly description?: string | undefined }, io: CliIo): Promise<number> {
+  const print = (keyId: string, where: string): number => {
+    io.stdout.write(values.json ? JSON.stringify({ keyId, kms: where }) + '\n' : `${keyId}\n`);
+    return 0;
+  };
+  if (isEmbedded(values, io.env) && nonEmpty(values['kms-endpoint']) === undefined) {
+    const { startEmbedded } = await import('../target.js');
+    const server = await startEmbedded(io.env);
+    try {
+      const settings = resolveKmsSettings(values, io.env, {
+        region: 'cn-hangzhou',
+        endpoint: server.endpoint,
+        credentials: { accessKeyId: server.credentials.accessKeyId, accessKeySecret: server.credentials.accessKeySecret },
+      });
+      return print(await createKmsKey(settings, values.description), 'the embedded server');
+    } finally {
+      await server.close();
+    }
+  }
+  const region = (nonEmpty(values.region) ?? nonEmpty(io.env[TargetEnv.REGION]))?.replace(/^oss-/, '');
+  const settings = resolveKmsSettings(values, io.env, { region });
+  return print(await createKmsKey(settings, values.description), settings.endpoint ?? `kms.${settings.region ?? '?'}.aliyuncs.com`);
+}
+
 function text(l: KeyListing): string {
   const where =
     l.kind === 'rsa'
@@ -52,11 +92,19 @@ function text(l: KeyListing): string {
 
 export const keys: Command = {
   name: 'keys',
-  summary: 'show the configured keys (no secrets): keys list',
+  summary: 'show the configured keys (no secrets): keys list; create a KMS key: keys create-kms',
   help,
   async run(args, io) {
-    const { values, positionals } = parseArgs({ args: [...args], options: ONLINE_OPTIONS, strict: true, allowPositionals: true });
-    if (positionals.length !== 1 || positionals[0] !== 'list') throw new UsageError('expected `keys list`');
+    const { values, positionals } = parseArgs({
+      args: [...args],
+      options: { ...ONLINE_OPTIONS, description: { type: 'string' } },
+      strict: true,
+      allowPositionals: true,
+    });
+    const sub = positionals.length === 1 ? positionals[0] : undefined;
+    if (sub !== 'list' && sub !== 'create-kms') throw new UsageError('expected `keys list` or `keys create-kms`');
+    if (sub === 'create-kms') return createKms(values, io);
+    if (values.description !== undefined) throw new UsageError('--description goes with `keys create-kms`');
     const plan = await planCliKeys(
       {
         publicKey: values['public-key'],
@@ -67,11 +115,7 @@ export const keys: Command = {
       },
       io.env,
     );
-    const embedded =
-      nonEmpty(values.endpoint) === undefined &&
-      nonEmpty(io.env[TargetEnv.ENDPOINT]) === undefined &&
-      nonEmpty(values.region) === undefined &&
-      nonEmpty(io.env[TargetEnv.REGION]) === undefined;
+    const embedded = isEmbedded(values, io.env);
     // Described, not contacted: the embedded server is not started for a listing.
     const defaults: KmsDefaults = embedded
       ? { region: 'cn-hangzhou', endpoint: 'the embedded server', credentialSource: 'the embedded server' }
