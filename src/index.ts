@@ -60,6 +60,17 @@ export type {
   StoreResponse,
 } from './transfer/store.js';
 export { Crc64, crc64, crc64Combine } from './transfer/crc64.js';
+export { DEFAULT_REWRAP_PARALLEL, carriedHeaders, rewrapObject, rewrapPrefix } from './transfer/rewrap.js';
+export type {
+  RewrapKeyInfo,
+  RewrapObjectOptions,
+  RewrapObjectResult,
+  RewrapOptions,
+  RewrapPrefixOptions,
+  RewrapPrefixResult,
+  RewrapSkipReason,
+  RewrapVerification,
+} from './transfer/rewrap.js';
 
 // Offline API
 export { decryptObject, encryptObject, openEnvelope, sealEnvelope } from './object-crypto.js';
