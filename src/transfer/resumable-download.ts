@@ -384,15 +384,23 @@ export async function resumableDownload(
         const cipher = material === undefined ? undefined : createCtrCipher(material.key, material.iv, start);
         const crc = new Crc64();
         let at = start;
-        for await (const chunk of body as AsyncIterable<Buffer>) {
-          if (at + chunk.length > end) {
-            throw new CseError(ErrorCode.INTEGRITY, `${label}: the body is longer than the range`, { object: location.key, retryable: true });
+        const writer = new PositionalWriter(handle, temp);
+        try {
+          for await (const chunk of body as AsyncIterable<Buffer>) {
+            if (at + chunk.length > end) {
+              throw new CseError(ErrorCode.INTEGRITY, `${label}: the body is longer than the range`, { object: location.key, retryable: true });
+            }
+            // Start the write first: the CRC of this chunk runs while the file system works.
+            const written = writer.write(cipher === undefined ? chunk : cipher.update(chunk), at);
+            crc.update(chunk);
+            await written;
+            at += chunk.length;
           }
-          crc.update(chunk);
-          const plain = cipher === undefined ? chunk : cipher.update(chunk);
-          await writeAt(handle, plain, at, temp);
-          at += chunk.length;
+        } catch (e) {
+          await writer.settle();
+          throw e;
         }
+        await writer.flush();
         if (at !== end) {
           throw new CseError(ErrorCode.INTEGRITY, `${label}: the body ended after ${at - start} of ${end - start} bytes`, {
             object: location.key,
@@ -428,6 +436,55 @@ function checkAnswer(status: number, headers: ResponseHeaders, start: number, en
     `${label}: the server answered ${status} ${contentRange === undefined ? 'without Content-Range' : `with ${contentRange}`}`,
     { retryable: true, status },
   );
+}
+
+/**
+ * Positional writes with a few in flight: the next chunk is received, decrypted and hashed while earlier ones are
+ * written by the thread pool. `write` resolves when there is room for another; `flush` waits for all and throws the
+ * first failure.
+ */
+class PositionalWriter {
+  static readonly IN_FLIGHT = 4;
+  readonly #handle: FileHandle;
+  readonly #path: string;
+  readonly #pending = new Set<Promise<void>>();
+  #error: Error | undefined;
+
+  constructor(handle: FileHandle, path: string) {
+    this.#handle = handle;
+    this.#path = path;
+  }
+
+  async write(data: Uint8Array, position: number): Promise<void> {
+    this.#check();
+    const task: Promise<void> = writeAt(this.#handle, data, position, this.#path).then(
+      () => {
+        this.#pending.delete(task);
+      },
+      (e: unknown) => {
+        this.#pending.delete(task);
+        this.#error ??= asError(e);
+      },
+    );
+    this.#pending.add(task);
+    while (this.#pending.size >= PositionalWriter.IN_FLIGHT) await Promise.race(this.#pending);
+    this.#check();
+  }
+
+  /** Waits for every write; throws the first failure. */
+  async flush(): Promise<void> {
+    await Promise.all(this.#pending);
+    this.#check();
+  }
+
+  /** Waits for every write, ignoring failures (the caller is already failing). */
+  async settle(): Promise<void> {
+    await Promise.all(this.#pending);
+  }
+
+  #check(): void {
+    if (this.#error !== undefined) throw this.#error;
+  }
 }
 
 async function writeAt(handle: FileHandle, data: Uint8Array, position: number, path: string): Promise<void> {
