@@ -435,7 +435,9 @@ export interface CompleteMultipartUploadResult {
 
 /** ali-oss `listParts` query. */
 export interface ListPartsQueryOptions {
+  /** Page size (1–1000, default 1000). */
   readonly 'max-parts'?: number | string;
+  /** List parts after this number (the previous page's `nextPartNumberMarker`). */
   readonly 'part-number-marker'?: number | string;
 }
 
@@ -456,9 +458,13 @@ export interface ListPartsResult {
 
 /** ali-oss `listUploads` query. */
 export interface ListUploadsQueryOptions {
+  /** Only uploads of keys with this prefix. */
   readonly prefix?: string;
+  /** Page size (1–1000). */
   readonly 'max-uploads'?: number | string;
+  /** Continue after this key (the previous page's `nextKeyMarker`). */
   readonly 'key-marker'?: string;
+  /** Continue after this upload id (the previous page's `nextUploadIdMarker`). */
   readonly 'upload-id-marker'?: string;
 }
 

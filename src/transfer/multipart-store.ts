@@ -141,8 +141,9 @@ export interface ListUploadsPage extends StoreResponse {
   readonly uploads: readonly ListedUpload[];
   /** True when more pages follow. */
   readonly isTruncated: boolean;
-  /** Markers for the next page. */
+  /** Key marker for the next page. */
   readonly nextKeyMarker: string | undefined;
+  /** Upload-id marker for the next page. */
   readonly nextUploadIdMarker: string | undefined;
 }
 
