@@ -364,7 +364,9 @@ export interface MultipartUploadOptions extends PutOptions {
 
 /** The result of {@link EncryptionClient.multipartUpload}: ali-oss's `{ res, bucket, name, etag }` plus what was stored. */
 export interface MultipartUploadResult {
+  /** Object key. */
   readonly name: string;
+  /** Bucket. */
   readonly bucket: string;
   /** The object's ETag. */
   readonly etag: string | undefined;
@@ -374,13 +376,17 @@ export interface MultipartUploadResult {
   readonly method: 'multipart' | 'put';
   /** The upload id (multipart). */
   readonly uploadId: string | undefined;
+  /** Always true for writes; false for an object without crypto headers. */
   readonly encrypted: true;
+  /** The envelope's public facts. */
   readonly envelope: EnvelopeSummary;
   /** Plaintext bytes. */
   readonly size: number;
   /** CRC-64 of the ciphertext, checked against OSS's. */
   readonly crc64: string;
+  /** Part size in bytes. */
   readonly partSize: number;
+  /** Number of parts. */
   readonly partCount: number;
   /** Parts sent by this call (fewer than `partCount` when resumed). */
   readonly partsSent: number;
@@ -402,21 +408,29 @@ export interface InitMultipartUploadOptions extends CallOptions {
 
 /** The result of {@link EncryptionClient.initMultipartUpload}. */
 export interface InitMultipartUploadResult {
+  /** Object key. */
   readonly name: string;
+  /** Bucket. */
   readonly bucket: string;
+  /** The upload id. */
   readonly uploadId: string;
   /** Pass it to uploadPart/complete/abort; plain JSON (wrapped key and IV only), safe to store. */
   readonly context: MultipartContext;
+  /** The response record. */
   readonly res: ResponseInfo;
 }
 
 /** The result of {@link EncryptionClient.uploadPart}: pass it (or `{ number, etag }`) to completeMultipartUpload. */
 export interface UploadPartResult {
+  /** Object key. */
   readonly name: string;
   /** Part number (ali-oss's `completeMultipartUpload` spelling). */
   readonly number: number;
+  /** Part number. */
   readonly partNumber: number;
+  /** The ETag. */
   readonly etag: string;
+  /** Plaintext bytes. */
   readonly size: number;
   /** CRC-64 of the part's ciphertext, checked against OSS's. */
   readonly crc64: string;
@@ -424,12 +438,17 @@ export interface UploadPartResult {
 
 /** The result of {@link EncryptionClient.completeMultipartUpload}. */
 export interface CompleteMultipartUploadResult {
+  /** Object key. */
   readonly name: string;
+  /** Bucket. */
   readonly bucket: string;
+  /** The ETag. */
   readonly etag: string | undefined;
+  /** The response record. */
   readonly res: ResponseInfo;
   /** CRC-64 of the whole ciphertext, joined from the parts' and checked against OSS's. */
   readonly crc64: string;
+  /** Plaintext bytes. */
   readonly size: number;
 }
 
@@ -443,16 +462,23 @@ export interface ListPartsQueryOptions {
 
 /** The result of {@link EncryptionClient.listParts}. */
 export interface ListPartsResult {
+  /** Object key. */
   readonly name: string;
+  /** Bucket. */
   readonly bucket: string;
+  /** The upload id. */
   readonly uploadId: string;
+  /** The parts of this page, ascending. */
   readonly parts: readonly ListedPart[];
+  /** True when more pages follow. */
   readonly isTruncated: boolean;
+  /** Marker for the next page. */
   readonly nextPartNumberMarker: number | undefined;
   /** The upload's encryption context as OSS reports it (`ClientEncryption*`). */
   readonly encryption: ListedEncryption | undefined;
   /** A context rebuilt from `encryption` (to continue the upload without a local copy), when complete. */
   readonly context: MultipartContext | undefined;
+  /** The response record. */
   readonly res: ResponseInfo;
 }
 
@@ -470,10 +496,15 @@ export interface ListUploadsQueryOptions {
 
 /** The result of {@link EncryptionClient.listUploads}. */
 export interface ListUploadsResult {
+  /** The uploads of this page. */
   readonly uploads: readonly ListedUpload[];
+  /** True when more pages follow. */
   readonly isTruncated: boolean;
+  /** Key marker for the next page. */
   readonly nextKeyMarker: string | undefined;
+  /** Upload-id marker for the next page. */
   readonly nextUploadIdMarker: string | undefined;
+  /** The response record. */
   readonly res: ResponseInfo;
 }
 
@@ -499,19 +530,27 @@ export interface ResumableDownloadOptions extends CallOptions {
 
 /** The result of {@link EncryptionClient.resumableDownload}. */
 export interface ResumableDownloadResult {
+  /** Object key. */
   readonly name: string;
+  /** Bucket. */
   readonly bucket: string;
   /** The HEAD response the download was pinned to. */
   readonly res: ResponseInfo;
+  /** The ETag. */
   readonly etag: string;
+  /** Plaintext bytes. */
   readonly size: number;
   /** The verified CRC-64 of the object, when OSS sent one. */
   readonly crc64: string | undefined;
+  /** Always true for writes; false for an object without crypto headers. */
   readonly encrypted: boolean;
+  /** The envelope's public facts. */
   readonly envelope: EnvelopeSummary | undefined;
+  /** Number of parts. */
   readonly partCount: number;
   /** Ranges fetched by this call. */
   readonly partsFetched: number;
+  /** True when an earlier transfer was continued. */
   readonly resumed: boolean;
 }
 
