@@ -16,6 +16,8 @@ export { EncryptionClient, createOssClient, summarizeEnvelope } from './client.j
 export type {
   AliOssClient,
   CallOptions,
+  CheckpointOption,
+  CompleteMultipartUploadResult,
   CopyOptions,
   CopyResult,
   EncryptionClientOptions,
@@ -25,21 +27,72 @@ export type {
   GetStreamResult,
   GetToFileResult,
   HeadResult,
+  InitMultipartUploadOptions,
+  InitMultipartUploadResult,
+  ListPartsQueryOptions,
+  ListPartsResult,
   ListQueryV1,
   ListQueryV2,
   ListResultV1,
   ListResultV2,
+  ListUploadsQueryOptions,
+  ListUploadsResult,
   ListedObjectInfo,
+  MultipartUploadOptions,
+  MultipartUploadResult,
   OssConnectionOptions,
   PutInput,
   PutOptions,
   PutResult,
   RangeOption,
   ReadFacts,
+  ResumableDownloadOptions,
+  ResumableDownloadResult,
+  UploadPartResult,
 } from './client.js';
+
+// Multipart upload, resumable download, checkpoints
+export { MultipartUploadError } from './transfer/multipart-upload.js';
+export type { PartFailure, UploadProgress, UploadProgressInfo } from './transfer/multipart-upload.js';
+export { DownloadError, ObjectChangedError } from './transfer/resumable-download.js';
+export type { DownloadProgress, DownloadProgressInfo } from './transfer/resumable-download.js';
+export type { MultipartContext, PartListEntry, UploadedPart } from './transfer/multipart.js';
+export {
+  FileCheckpointStore,
+  MemoryCheckpointStore,
+  defaultCheckpointDir,
+  defaultCheckpointPath,
+  parseDownloadCheckpoint,
+  parseUploadCheckpoint,
+} from './transfer/checkpoint.js';
+export type {
+  CheckpointPart,
+  CheckpointSource,
+  CheckpointStore,
+  DownloadCheckpoint,
+  DownloadCheckpointPart,
+  UploadCheckpoint,
+} from './transfer/checkpoint.js';
 
 // Transport port (for custom stores and tests)
 export { AliOssStore } from './transfer/ali-oss-store.js';
+export type { AliOssStoreOptions } from './transfer/ali-oss-store.js';
+export type {
+  CompletePart,
+  CompleteResponse,
+  InitiateRequest,
+  InitiateResponse,
+  ListPartsPage,
+  ListPartsQuery,
+  ListUploadsPage,
+  ListUploadsQuery,
+  ListedEncryption,
+  ListedPart,
+  ListedUpload,
+  MultipartStore,
+  UploadPartRequest,
+  UploadPartResponse,
+} from './transfer/multipart-store.js';
 export type {
   CallOptions as StoreCallOptions,
   CopyRequest,
@@ -87,7 +140,7 @@ export type {
 
 // Master keys
 export type { MasterKey, MasterKeyKind, UnwrapContext } from './keys/master-key.js';
-export { RsaMasterKey, generateRsaKeyPair, unpadPkcs1v15, MIN_RSA_BITS } from './keys/rsa.js';
+export { RsaMasterKey, generateRsaKeyPair, unpadPkcs1v15, MAX_GENERATED_RSA_BITS, MIN_RSA_BITS } from './keys/rsa.js';
 export type {
   GenerateRsaKeyPairOptions,
   GeneratedRsaKeyPair,
@@ -102,31 +155,47 @@ export type {
   KmsMasterKeyCommonOptions,
   KmsMasterKeyEndpointOptions,
   KmsMasterKeyOptions,
+  KmsRequestErrorDetails,
   KmsRetryOptions,
   KmsWriteForm,
 } from './keys/kms.js';
 export { KMS_SDK_PACKAGE, classifyKmsError } from './keys/kms-client.js';
-export type { KmsClientLike, KmsCredentials, KmsSdkLoader } from './keys/kms-client.js';
+export type {
+  KmsClientLike,
+  KmsCredentials,
+  KmsDecryptRequest,
+  KmsDecryptResult,
+  KmsDescribeKeyRequest,
+  KmsDescribeKeyResult,
+  KmsEncryptRequest,
+  KmsEncryptResult,
+  KmsFailureInfo,
+  KmsSdkLoader,
+} from './keys/kms-client.js';
 export { KeyRing, kindOfScheme } from './keys/key-ring.js';
 export type { KeyRingOptions, KeySelectionPolicy, UnwrapResult } from './keys/key-ring.js';
 
 // Format (pure)
 export type { ContentMaterial, Envelope, EnvelopeVersion, MatDesc, WrapScheme, WrappedMaterial } from './format/types.js';
 export {
+  MAX_CRYPTO_HEADER_LENGTH,
   buildV2Envelope,
   cryptoHeaderNames,
   detectEnvelopeVersion,
   encodeEnvelope,
   isCryptoHeader,
+  isMd5Base64,
   kmsCiphertextBlob,
   parseEnvelope,
+  pickCryptoHeaders,
 } from './format/envelope.js';
 export type { BuildV2EnvelopeOptions, HeaderInput, KmsBlobForm, ParseEnvelopeOptions } from './format/envelope.js';
-export { encodeMatDesc, matDescEquals, parseMatDesc } from './format/matdesc.js';
+export { MATDESC_MAX_LENGTH, encodeMatDesc, matDescEquals, parseMatDesc } from './format/matdesc.js';
 export { BLOCK_SIZE, DATA_KEY_SIZE, IV_SIZE, counterAt, counterBlockFromDecimal } from './format/layout.js';
 export { alignedFetchRange, parseContentRange, parseRangeHeader, resolveRange } from './format/range.js';
 export type { AlignedFetchRange, ByteRange, ContentRange, RangeResolution } from './format/range.js';
 export {
+  DEFAULT_PART_SIZE,
   MAX_PARTS,
   MAX_PART_SIZE,
   MIN_PART_SIZE,
