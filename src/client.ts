@@ -203,7 +203,12 @@ export interface ReadFacts {
   /** The object's size (plaintext = ciphertext size), when known. */
   readonly objectSize: number | undefined;
   /** The returned range `{ start, end }` (inclusive) when the answer is a 206. */
-  readonly range: { readonly start: number; readonly end: number } | undefined;
+  readonly range: {
+    /** First plaintext byte returned. */
+    readonly start: number;
+    /** Last plaintext byte returned (inclusive). */
+    readonly end: number;
+  } | undefined;
 }
 
 /** The result of `get(name)`: ali-oss's `{ content, res }`. */
@@ -265,7 +270,12 @@ export interface CopyOptions extends CallOptions {
 /** The result of {@link EncryptionClient.copy}: ali-oss's shape. */
 export interface CopyResult {
   /** The new object's ETag and time. */
-  readonly data: { readonly etag: string | undefined; readonly lastModified: string | undefined };
+  readonly data: {
+    /** The copy's ETag. */
+    readonly etag: string | undefined;
+    /** The copy's Last-Modified time. */
+    readonly lastModified: string | undefined;
+  };
   /** The CopyObject response. */
   readonly res: ResponseInfo;
 }
@@ -400,7 +410,9 @@ export interface InitMultipartUploadOptions extends CallOptions {
   readonly dataSize: number;
   /** Part size (checked strictly); default chosen from `dataSize`. */
   readonly partSize?: number;
+  /** Content-Type of the object (ali-oss's `mime`). */
   readonly mime?: string;
+  /** User metadata (`x-oss-meta-*`), as ali-oss's `meta`. */
   readonly meta?: Readonly<Record<string, string | number>>;
   /** Request headers; a Content-MD5 of the whole plaintext moves to `…-unencrypted-content-md5`. */
   readonly headers?: Readonly<Record<string, string>>;

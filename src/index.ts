@@ -5,6 +5,7 @@
  * key ({@link RsaMasterKey}). The format, cipher and key-ring pieces are exported for tools and tests.
  *
  * @packageDocumentation
+ * @module oss-cse
  */
 
 // Errors

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 
 /** An access key pair. */
 export interface Credentials {
+  /** The AccessKey id clients sign with. */
   readonly accessKeyId: string;
+  /** The AccessKey secret. */
   readonly accessKeySecret: string;
 }
 

@@ -204,7 +204,9 @@ export interface RandomFaultSchedule extends FaultTarget {
 
 /** What to inject: explicit rules first, then the random schedule. An empty plan injects nothing. */
 export interface FaultPlan {
+  /** Explicit rules, tried in order; the first matching one applies. */
   readonly rules?: readonly FaultRule[];
+  /** Random faults on top of the rules. */
   readonly random?: RandomFaultSchedule;
   /** Seed for rules with a `probability` (default 0). */
   readonly seed?: number;
@@ -214,11 +216,15 @@ export interface FaultPlan {
 export interface FaultLogEntry {
   /** Which OSS request it was: 1 for the first request the controller saw, counting requests without faults too. */
   readonly seq: number;
+  /** The OSS operation of the request. */
   readonly operation: FaultOperation;
+  /** Its bucket, if any. */
   readonly bucket: string | undefined;
+  /** Its object key, if any. */
   readonly key: string | undefined;
   /** The part number of an UploadPart. */
   readonly partNumber: number | undefined;
+  /** The fault injected. */
   readonly kind: FaultKind;
   /** Whether an explicit rule or the random schedule chose it. */
   readonly source: 'rule' | 'random';

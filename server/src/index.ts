@@ -9,6 +9,7 @@
  * ```
  *
  * @packageDocumentation
+ * @module oss-cse/server
  */
 
 import { createHash } from 'node:crypto';

@@ -21,10 +21,32 @@ import { BLOCK_SIZE } from './layout.js';
  * Numbers above `Number.MAX_SAFE_INTEGER` are clamped to it: no object is that large, so the outcome is unchanged.
  */
 export type ByteRange =
-  | { readonly kind: 'bounded'; readonly start: number; readonly end: number }
-  | { readonly kind: 'from'; readonly start: number }
-  | { readonly kind: 'suffix'; readonly length: number }
-  | { readonly kind: 'invalid'; readonly reason: 'syntax' | 'multiple' | 'reversed' };
+  | {
+      /** `bytes=start-end`. */
+      readonly kind: 'bounded';
+      /** First byte. */
+      readonly start: number;
+      /** Last byte (inclusive). */
+      readonly end: number;
+    }
+  | {
+      /** `bytes=start-`. */
+      readonly kind: 'from';
+      /** First byte. */
+      readonly start: number;
+    }
+  | {
+      /** `bytes=-length`: the last `length` bytes. */
+      readonly kind: 'suffix';
+      /** How many bytes from the end. */
+      readonly length: number;
+    }
+  | {
+      /** A header OSS ignores (whole object, 200). */
+      readonly kind: 'invalid';
+      /** Why it is ignored. */
+      readonly reason: 'syntax' | 'multiple' | 'reversed';
+    };
 
 /**
  * What OSS answers to a range request:
@@ -33,9 +55,22 @@ export type ByteRange =
  * - `416`: `InvalidRange` (only with `x-oss-range-behavior: standard`).
  */
 export type RangeResolution =
-  | { readonly status: 206; readonly start: number; readonly end: number }
-  | { readonly status: 200 }
-  | { readonly status: 416 };
+  | {
+      /** Partial content. */
+      readonly status: 206;
+      /** First byte. */
+      readonly start: number;
+      /** Last byte (inclusive). */
+      readonly end: number;
+    }
+  | {
+      /** The whole object. */
+      readonly status: 200;
+    }
+  | {
+      /** Range not satisfiable. */
+      readonly status: 416;
+    };
 
 /** A parsed `Content-Range: bytes start-end/total` response header; `total` is `undefined` for `*`. */
 export interface ContentRange {

@@ -43,21 +43,31 @@ export interface KmsDescribeKeyRequest {
 
 /** The fields of an Encrypt answer oss-cse reads (directly on the result, or under `body`). */
 export interface KmsEncryptResult {
+  /** The ciphertext blob (base64), stored as the header value. */
   readonly ciphertextBlob?: string;
+  /** The key id that encrypted. */
   readonly keyId?: string;
+  /** KMS request id, for error reports. */
   readonly requestId?: string;
 }
 
 /** The fields of a Decrypt answer oss-cse reads (directly on the result, or under `body`). */
 export interface KmsDecryptResult {
+  /** The plaintext given to Encrypt (here: base64 of the data key or IV). */
   readonly plaintext?: string;
+  /** The key id that decrypted. */
   readonly keyId?: string;
+  /** KMS request id, for error reports. */
   readonly requestId?: string;
 }
 
 /** The fields of a DescribeKey answer oss-cse reads (directly on the result, or under `body`). */
 export interface KmsDescribeKeyResult {
-  readonly keyMetadata?: { readonly keyId?: string };
+  /** The key's metadata; only its key id is read. */
+  readonly keyMetadata?: {
+    /** The key id behind an alias or ARN. */
+    readonly keyId?: string;
+  };
 }
 
 /**

@@ -51,18 +51,26 @@ export interface CheckpointSource {
 
 /** The record of a multipart upload in progress. */
 export interface UploadCheckpoint {
+  /** Record format version. */
   readonly version: typeof CHECKPOINT_VERSION;
+  /** Always `upload`. */
   readonly kind: 'upload';
+  /** Bucket of the upload. */
   readonly bucket: string;
+  /** Object key of the upload. */
   readonly key: string;
+  /** The multipart upload id. */
   readonly uploadId: string;
+  /** The local source, to refuse resuming from a changed file. */
   readonly source: CheckpointSource;
   /**
    * The upload's client-side-encryption headers as sent on Initiate: the wrapped data key and IV, algorithms,
    * matdesc, data-size and part-size. Never the plaintext key or IV.
    */
   readonly envelope: Readonly<Record<string, string>>;
+  /** Part size in bytes. */
   readonly partSize: number;
+  /** Total plaintext size. */
   readonly dataSize: number;
   /** Finished parts, ascending. */
   readonly parts: readonly CheckpointPart[];
@@ -80,9 +88,13 @@ export interface DownloadCheckpointPart {
 
 /** The record of a parallel download in progress. */
 export interface DownloadCheckpoint {
+  /** Record format version. */
   readonly version: typeof CHECKPOINT_VERSION;
+  /** Always `download`. */
   readonly kind: 'download';
+  /** Bucket of the object. */
   readonly bucket: string;
+  /** Object key. */
   readonly key: string;
   /** The object's ETag: every range is fetched with `If-Match` on it. */
   readonly etag: string;
@@ -94,9 +106,11 @@ export interface DownloadCheckpoint {
   readonly target: string;
   /** The temporary file's name: a sibling of `target` (a bare file name, never a path). */
   readonly tempFile: string;
+  /** Range size in bytes. */
   readonly partSize: number;
   /** Finished ranges, ascending. */
   readonly parts: readonly DownloadCheckpointPart[];
+  /** When the record was last written (ISO 8601). */
   readonly updatedAt: string;
 }
 

@@ -41,6 +41,7 @@ export const CONTEXT_VERSION = 1;
  * process. Plain JSON data; holds the wrapped key and IV only.
  */
 export interface MultipartContext {
+  /** Context format version. */
   readonly version: typeof CONTEXT_VERSION;
   /** Bucket of the upload. */
   readonly bucket: string;
@@ -76,8 +77,26 @@ export interface UploadedPart {
 
 /** A part as the caller lists it for Complete: ours, or ali-oss's `{ number, etag }` shape. */
 export type PartListEntry =
-  | { readonly partNumber: number; readonly etag: string; readonly size?: number; readonly crc64?: string }
-  | { readonly number: number; readonly etag: string; readonly size?: number; readonly crc64?: string };
+  | {
+      /** Part number (1-based). */
+      readonly partNumber: number;
+      /** The part's ETag. */
+      readonly etag: string;
+      /** Plaintext size, checked when given. */
+      readonly size?: number;
+      /** The part's CRC-64, checked when given. */
+      readonly crc64?: string;
+    }
+  | {
+      /** Part number (1-based), ali-oss's spelling. */
+      readonly number: number;
+      /** The part's ETag. */
+      readonly etag: string;
+      /** Plaintext size, checked when given. */
+      readonly size?: number;
+      /** The part's CRC-64, checked when given. */
+      readonly crc64?: string;
+    };
 
 /** Test seams: called while a part's body is encrypted (a throw fails that part's request). @internal */
 export interface TransferHooks {

@@ -140,7 +140,12 @@ export class ObjectChangedError extends CseError {
 /** A download failed: every failed range with its error. */
 export class DownloadError extends CseError {
   /** Every failed range. */
-  readonly failures: readonly { readonly partNumber: number; readonly error: unknown }[];
+  readonly failures: readonly {
+    /** The failed range's number (1-based). */
+    readonly partNumber: number;
+    /** Why it failed. */
+    readonly error: unknown;
+  }[];
   /** The checkpoint to resume from, when kept. */
   readonly checkpoint: string | undefined;
 
@@ -207,7 +212,8 @@ export async function resumableDownload(
   const target = resolve(targetPath);
   const call = { signal: options.signal, timeout: options.timeout };
 
-  const head = await store.head(location, { headers: {} }, call);
+  // The HEAD is retried like a range (idempotent): one transient 5xx or reset must not end a resumable download.
+  const head = await withRetries(async () => store.head(location, { headers: {} }, call), policy, options.signal, `HEAD ${describe(location)}`);
   const headEtag = head.headers[OssHeader.ETAG];
   if (headEtag === undefined || headEtag === '') {
     throw new TransferError(`HEAD ${describe(location)}: no ETag to pin the download to`, { object: location.key });

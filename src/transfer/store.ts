@@ -63,8 +63,20 @@ export interface StoreResponse {
 
 /** A request body: bytes, or a stream with its length when known (chunked transfer encoding otherwise). */
 export type PutBody =
-  | { readonly kind: 'bytes'; readonly bytes: Uint8Array }
-  | { readonly kind: 'stream'; readonly stream: AsyncIterable<Uint8Array>; readonly length: number | undefined };
+  | {
+      /** The body is in memory. */
+      readonly kind: 'bytes';
+      /** The bytes to send. */
+      readonly bytes: Uint8Array;
+    }
+  | {
+      /** The body is streamed. */
+      readonly kind: 'stream';
+      /** The bytes to send. */
+      readonly stream: AsyncIterable<Uint8Array>;
+      /** Its length when known (sent as Content-Length), else chunked. */
+      readonly length: number | undefined;
+    };
 
 /** A PutObject request. */
 export interface PutRequest {
@@ -165,7 +177,12 @@ export interface ListedObject {
   /** Storage class. */
   readonly storageClass: string;
   /** The owner, with `fetchOwner`. */
-  readonly owner: { readonly id: string; readonly displayName: string } | null;
+  readonly owner: {
+    /** Owner id. */
+    readonly id: string;
+    /** Owner display name. */
+    readonly displayName: string;
+  } | null;
 }
 
 /** One page of a listing. */
