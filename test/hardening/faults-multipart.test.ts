@@ -1,0 +1,315 @@
+// Seeded fault suites for the parallel transfers (issue 9, item 2): `multipartUpload` (bytes or file, with or without
+// a checkpoint) and `resumableDownload` (with or without a checkpoint) under a random schedule of server faults. Runs
+// go in batches: a batch runs under faults, then the faults are cleared and every failed run is run again (resumed
+// from its checkpoint when it has one), which must finish. Invariants checked on every run:
+// - the object / file is complete and byte-identical, or absent: never partial at the final path;
+// - an upload that failed without a checkpoint leaves no multipart upload behind; a download that failed without a
+//   checkpoint leaves nothing in the target directory (with one, only its temporary file);
+// - requests are bounded by (steps × (retries + 1)); a resumed transfer finishes and is byte-identical;
+// - no socket stays in use after the call, no descriptor leaks across the suite, no rejection goes unhandled.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FaultKind, FaultPlan } from '../../server/src/index.js';
+import { isCseError } from '../../src/errors.js';
+import { MultipartUploadError } from '../../src/transfer/multipart-upload.js';
+import {
+  BASE_SEED,
+  ONLY,
+  SLOW,
+  ProcessTrap,
+  between,
+  newCounters,
+  objectExists,
+  openFds,
+  report,
+  rng,
+  runClient,
+  seededBytes,
+  settleFds,
+  startFaultHarness,
+  type FaultHarness,
+  type RunClient,
+  type SuiteCounters,
+} from './support.js';
+
+const RUNS = SLOW ? 1000 : 100;
+const BATCH = 10;
+const PART = 102_400; // OSS's smallest part
+/** Most retries a run allows (runs draw 0..MAX_RETRIES: with 0, one fault fails a transfer, which is then resumed). */
+const MAX_RETRIES = 2;
+let h: FaultHarness;
+let verify: RunClient;
+const trap = new ProcessTrap();
+let fdBaseline: number | undefined;
+
+before(async () => {
+  h = await startFaultHarness();
+  verify = runClient(h.server);
+  trap.arm();
+  fdBaseline = openFds();
+});
+
+after(async () => {
+  trap.disarm();
+  verify.close();
+  await h.close();
+});
+
+function appliedFor(key: string): FaultKind[] {
+  return h.faults
+    .log()
+    .filter((e) => e.key === key && e.applied)
+    .map((e) => e.kind);
+}
+
+async function assertNoSocketInUse(c: RunClient, what: string): Promise<void> {
+  for (let i = 0; i < 50 && c.agent.inUse() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(c.agent.inUse(), 0, `${what}: a socket is still in use after the call`);
+}
+
+async function assertProcessClean(suite: string): Promise<void> {
+  verify.agent.destroy();
+  const now = await settleFds(fdBaseline);
+  if (fdBaseline !== undefined) assert.ok(now !== undefined && now <= fdBaseline, `${suite}: ${String(now)} open descriptors, ${fdBaseline} before`);
+  assert.deepEqual(trap.problems, [], `${suite}: no unhandled rejection`);
+}
+
+/** One run: the faulted attempt, then (faults cleared) the retry / resume. Both return whether they succeeded. */
+interface Run {
+  first(): Promise<boolean>;
+  again(): Promise<void>;
+}
+
+/**
+ * Runs `RUNS` runs in batches of `BATCH` under `plan(batch)`, then again without faults for the failed ones, and
+ * fails with every failing run's reproduction line.
+ */
+async function batches(suite: string, plan: (batchSeed: number) => FaultPlan, make: (index: number, seed: number) => Run): Promise<void> {
+  const failures: string[] = [];
+  const where = (i: number): string => `${suite} run ${i} (reproduce: HARDENING_SEED=${BASE_SEED} HARDENING_ONLY=${i})`;
+  for (let b = 0; b < RUNS; b += BATCH) {
+    const indices = [...Array(Math.min(BATCH, RUNS - b)).keys()].map((k) => b + k).filter((i) => ONLY === undefined || ONLY.has(i));
+    const runs = new Map(indices.map((i) => [i, make(i, BASE_SEED + i)]));
+    // The plan's seed is the batch's; the run's key is in every decision, so a run alone meets the same faults.
+    h.faults.set(plan(BASE_SEED + b));
+    const failed: number[] = [];
+    try {
+      await Promise.all(
+        [...runs].map(async ([i, run]) => {
+          try {
+            if (!(await run.first())) failed.push(i);
+          } catch (e) {
+            failures.push(`${where(i)}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+          }
+        }),
+      );
+    } finally {
+      h.faults.clear();
+    }
+    await Promise.all(
+      failed.map(async (i) => {
+        try {
+          await runs.get(i)?.again();
+        } catch (e) {
+          failures.push(`${where(i)}, after the faults: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+        }
+      }),
+    );
+  }
+  if (failures.length > 0) throw new Error(`${failures.length} runs failed:\n${failures.slice(0, 5).join('\n\n')}`);
+}
+
+function tally(c: SuiteCounters, key: string, client: RunClient, ok: boolean): void {
+  c.requests += client.agent.requestCount;
+  c.faultsInjected += appliedFor(key).length;
+  c.runs++;
+  if (ok) c.succeeded++;
+  else c.failedTyped++;
+}
+
+describe('multipart upload under faults', () => {
+  const counters = newCounters();
+
+  test(`${RUNS} seeded multipart uploads: the object is whole or absent, no upload is left, a resumed upload finishes`, async () => {
+    const dir = join(h.dir, 'mpu');
+    await mkdir(dir);
+    const plan = (seed: number): FaultPlan => ({
+      seed,
+      rules: [
+        // The Complete commits and its answer is lost / replaced by a 500: the client must notice the object exists.
+        { fault: 'lost-response', operations: ['CompleteMultipartUpload'], keyPrefix: 'mpu/', probability: 0.1 },
+        { fault: { kind: 'internal-error', afterCommit: true }, operations: ['UploadPart'], keyPrefix: 'mpu/', probability: 0.04 },
+      ],
+      random: {
+        seed,
+        rate: 0.15,
+        keyPrefix: 'mpu/',
+        operations: ['InitiateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload', 'AbortMultipartUpload', 'ListParts'],
+        kinds: ['internal-error', 'service-unavailable', 'reset-request', 'slow', 'wrong-crc', 'wrong-etag'],
+        maxDelayMs: 20,
+      },
+    });
+    await batches('multipart upload', plan, (i, seed) => {
+      const r = rng(seed);
+      const key = `mpu/${i}`;
+      const data = seededBytes(between(r, PART + 1, 4 * PART - 5), seed);
+      const parts = Math.ceil(data.length / PART);
+      const parallel = between(r, 1, 3);
+      const retries = between(r, 0, MAX_RETRIES);
+      const useCheckpoint = r() < 0.5;
+      const source = join(dir, `src-${i}`);
+      const checkpoint = join(dir, `cp-${i}.json`);
+      const options = { partSize: PART, parallel, retries, ...(useCheckpoint ? { checkpoint } : {}) };
+      const check = async (what: string): Promise<void> => {
+        assert.ok(await objectExists(verify.oss, key), `${what}: the object is missing`);
+        const stored = (await verify.client.get(key)).content;
+        assert.ok(stored.equals(data), `${what}: the object differs`);
+        counters.bytesVerified += stored.length;
+        assert.deepEqual((await verify.client.listUploads({ prefix: key })).uploads, [], `${what}: an upload is left`);
+      };
+      return {
+        first: async () => {
+          await writeFile(source, data);
+          const c = runClient(h.server);
+          let ok = false;
+          try {
+            await c.client.multipartUpload(key, useCheckpoint ? source : data, options);
+            ok = true;
+          } catch (e) {
+            assert.ok(isCseError(e) && ['ERR_CSE_MULTIPART', 'ERR_CSE_TRANSFER', 'ERR_CSE_INTEGRITY'].includes(e.code), `failed with ${String(e)}`);
+            const faults = appliedFor(key).join(',');
+            assert.ok(faults !== '', `failed without any fault: ${String(e)}`);
+            // Never partial: either no object, or the whole right one (a Complete that committed and was not answered).
+            if (await objectExists(verify.oss, key)) {
+              const stored = (await verify.client.get(key)).content;
+              assert.ok(stored.equals(data), `faults ${faults}: a failed upload left a partial or foreign object`);
+            }
+            const left = (await verify.client.listUploads({ prefix: key })).uploads;
+            if (!useCheckpoint && e instanceof MultipartUploadError && e.uploadAborted) assert.deepEqual(left, [], `faults ${faults}: aborted, yet listed`);
+          } finally {
+            await assertNoSocketInUse(c, key);
+            c.close();
+          }
+          // Init, Complete, Abort, a listing and each part: each at most retries + 1 attempts.
+          assert.ok(c.agent.requestCount <= (parts + 4) * (retries + 1), `${c.agent.requestCount} requests for ${parts} parts`);
+          tally(counters, key, c, ok);
+          if (ok) await check(`faults ${appliedFor(key).join(',') || 'none'}`);
+          return ok;
+        },
+        again: async () => {
+          const c = runClient(h.server);
+          try {
+            // With a checkpoint, the same call continues the kept upload; without, it starts over.
+            const r2 = await c.client.multipartUpload(key, useCheckpoint ? source : data, options);
+            if (r2.resumed) counters.resumed++;
+            if (!useCheckpoint) {
+              // A failed upload without a checkpoint may only be left when aborting it failed too; clean it like a user.
+              for (const u of (await verify.client.listUploads({ prefix: key })).uploads) {
+                if (u.uploadId !== r2.uploadId) await verify.client.abortMultipartUpload(key, u.uploadId);
+              }
+            }
+          } finally {
+            await assertNoSocketInUse(c, key);
+            c.close();
+          }
+          await check('after the faults');
+        },
+      };
+    });
+    report('multipart upload', counters);
+    assert.ok(counters.runs > 0 && counters.faultsInjected > counters.runs / 4 && counters.succeeded > 0 && counters.failedTyped > 0);
+    assert.ok(counters.resumed > 0, 'some upload was resumed from its checkpoint');
+    await assertProcessClean('multipart upload');
+  });
+});
+
+describe('resumable download under faults', () => {
+  const counters = newCounters();
+  const objects = new Map<number, Buffer>();
+
+  before(async () => {
+    for (let i = 0; i < RUNS; i++) {
+      if (ONLY !== undefined && !ONLY.has(i)) continue;
+      const data = seededBytes(between(rng(BASE_SEED + i), 1, 3 * PART), BASE_SEED + i);
+      if (data.length > PART) await verify.client.multipartUpload(`dl/${i}`, data, { partSize: PART });
+      else await verify.client.put(`dl/${i}`, data);
+      objects.set(i, data);
+    }
+  });
+
+  test(`${RUNS} seeded resumable downloads: the file is whole or absent, a resumed download finishes`, async () => {
+    const plan = (seed: number): FaultPlan => ({
+      random: {
+        seed,
+        rate: 0.15,
+        keyPrefix: 'dl/',
+        operations: ['HeadObject', 'GetObject'],
+        kinds: ['internal-error', 'service-unavailable', 'reset-response', 'truncate', 'slow', 'wrong-crc', 'wrong-etag', 'extra-bytes', 'lying-range'],
+        maxDelayMs: 20,
+      },
+    });
+    await batches('resumable download', plan, (i, seed) => {
+      const r = rng(seed ^ 0x2545f491);
+      const key = `dl/${i}`;
+      const data = objects.get(i) ?? Buffer.alloc(0);
+      const partSize = between(r, 4096, 120_000);
+      const parts = Math.max(1, Math.ceil(data.length / partSize));
+      const retries = between(r, 0, MAX_RETRIES);
+      const useCheckpoint = r() < 0.5;
+      const dir = join(h.dir, 'dl', String(i));
+      const target = join(dir, 'out.bin');
+      const checkpoint = join(h.dir, 'dl', `cp-${i}.json`);
+      const options = { partSize, parallel: between(r, 1, 4), retries, ...(useCheckpoint ? { checkpoint } : {}) };
+      const check = async (what: string): Promise<void> => {
+        const got = await readFile(target);
+        assert.ok(got.equals(data), `${what}: the file differs`);
+        assert.deepEqual(await readdir(dir), ['out.bin'], `${what}: other files left in the directory`);
+        counters.bytesVerified += got.length;
+      };
+      return {
+        first: async () => {
+          await mkdir(dir, { recursive: true });
+          const c = runClient(h.server);
+          let ok = false;
+          try {
+            await c.client.resumableDownload(key, target, options);
+            ok = true;
+          } catch (e) {
+            assert.ok(isCseError(e) && ['ERR_CSE_TRANSFER', 'ERR_CSE_INTEGRITY'].includes(e.code), `failed with ${String(e)}`);
+            const faults = appliedFor(key).join(',');
+            assert.ok(faults !== '', `failed without any fault: ${String(e)}`);
+            const left = await readdir(dir);
+            assert.ok(!left.includes('out.bin'), `faults ${faults}: a failed download left a file at the target`);
+            if (!useCheckpoint) assert.deepEqual(left, [], `faults ${faults}: files left without a checkpoint`);
+            else assert.ok(left.length <= 1, `faults ${faults}: ${left.join(', ')} left`);
+          } finally {
+            await assertNoSocketInUse(c, key);
+            c.close();
+          }
+          // A HEAD and each range: each at most retries + 1 attempts.
+          assert.ok(c.agent.requestCount <= (parts + 1) * (retries + 1), `${c.agent.requestCount} requests for ${parts} ranges`);
+          tally(counters, key, c, ok);
+          if (ok) await check(`faults ${appliedFor(key).join(',') || 'none'}`);
+          return ok;
+        },
+        again: async () => {
+          const c = runClient(h.server);
+          try {
+            const r2 = await c.client.resumableDownload(key, target, options);
+            if (r2.resumed) counters.resumed++;
+          } finally {
+            await assertNoSocketInUse(c, key);
+            c.close();
+          }
+          await check('after the faults');
+        },
+      };
+    });
+    report('resumable download', counters);
+    assert.ok(counters.runs > 0 && counters.faultsInjected > counters.runs / 4 && counters.succeeded > 0 && counters.failedTyped > 0);
+    assert.ok(counters.resumed > 0, 'some download was resumed from its checkpoint');
+    await assertProcessClean('resumable download');
+  });
+});

@@ -1,0 +1,44 @@
+// Bugs the hardening suites found, each pinned by the smallest test that shows it (issue 9).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runClient, seededBytes, startFaultHarness, type FaultHarness, type RunClient } from './support.js';
+
+let h: FaultHarness;
+let c: RunClient;
+
+before(async () => {
+  h = await startFaultHarness();
+  c = runClient(h.server);
+});
+
+after(async () => {
+  c.close();
+  await h.close();
+});
+
+test('a transient 5xx or reset on the HEAD of a resumable download is retried (it used to end the download)', async () => {
+  const data = seededBytes(50_000, 3);
+  await c.client.put('head-retry', data);
+  for (const kind of ['service-unavailable', 'internal-error', 'lost-response'] as const) {
+    h.faults.resetLog();
+    h.faults.set({ rules: [{ fault: kind, operations: ['HeadObject'], key: 'head-retry', nth: [1, 2] }] });
+    const target = join(h.dir, `head-retry-${kind}.bin`);
+    try {
+      const r = await c.client.resumableDownload('head-retry', target, { partSize: 20_000, retries: 2 });
+      assert.equal(r.size, data.length);
+    } finally {
+      h.faults.clear();
+    }
+    assert.ok((await readFile(target)).equals(data), kind);
+    assert.equal(h.faults.log().filter((e) => e.applied).length, 2, `${kind}: both HEAD faults were injected`);
+  }
+  // Retries stay bounded: with retries 1, two failing HEADs end the download with the HEAD's own error.
+  h.faults.set({ rules: [{ fault: 'service-unavailable', operations: ['HeadObject'], key: 'head-retry', nth: [1, 2] }] });
+  try {
+    await assert.rejects(c.client.resumableDownload('head-retry', join(h.dir, 'never.bin'), { retries: 1 }), { code: 'ERR_CSE_TRANSFER', status: 503 });
+  } finally {
+    h.faults.clear();
+  }
+});
