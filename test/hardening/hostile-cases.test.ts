@@ -1,0 +1,226 @@
+// Hostile input, by name (issue 9, item 4): a table of malicious or malformed inputs, each with the one error code it
+// must produce. Envelope tampering goes through `decryptObject`; lying servers through the real client against a tiny
+// node:http server (hostile-server.ts) that answers whatever the case says; checkpoints and keys through their loaders.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CseError, ErrorCode, type CseErrorCode } from '../../src/errors.js';
+import { V1Header, V2Header, WrapAlgorithm } from '../../src/format/headers.js';
+import { decryptObject, encryptObject } from '../../src/object-crypto.js';
+import { RsaMasterKey } from '../../src/keys/rsa.js';
+import { EncryptionClient } from '../../src/client.js';
+import { FileCheckpointStore, defaultCheckpointPath, downloadTempPath, parseDownloadCheckpoint, parseUploadCheckpoint } from '../../src/transfer/checkpoint.js';
+import { loadCliKeys, loadRsaKeyFile, planKeysFile } from '../../src/cli/keys.js';
+import type { CliIo } from '../../src/cli/command.js';
+import { vectorKeys } from '../helpers/vectors.js';
+import { answer, startHostileServer, type HostileServer } from './hostile-server.js';
+import { masterKey } from './support.js';
+
+const plaintext = randomBytes(3000);
+let sealed: { headers: Record<string, string>; body: Buffer };
+let hostile: HostileServer;
+let dir: string;
+/** Another RSA key pair (1024 bits: quick to make, the smallest we load). */
+const other = generateKeyPairSync('rsa', { modulusLength: 1024 });
+const otherKey = new RsaMasterKey({ privateKey: other.privateKey });
+
+before(async () => {
+  sealed = await encryptObject(plaintext, {
+    masterKey,
+    unencryptedContentLength: plaintext.length,
+    unencryptedContentMd5: createHash('md5').update(plaintext).digest('base64'),
+  });
+  hostile = await startHostileServer();
+  dir = await mkdtemp(join(tmpdir(), 'oss-cse-cases-'));
+});
+
+after(async () => {
+  await hostile.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Decrypts the sealed body with the vector key after `edit` changed its headers. */
+function tampered(edit: (h: Record<string, unknown>) => void, body?: Buffer, keys = [masterKey]): () => Promise<unknown> {
+  return async () => {
+    const h: Record<string, unknown> = { ...sealed.headers };
+    edit(h);
+    return decryptObject({ headers: h as Record<string, string>, body: body ?? sealed.body }, { masterKeys: keys });
+  };
+}
+
+/** Serves the sealed object through the hostile server with `status`, extra headers and `body`, then GETs `range`. */
+function served(status: number, headers: Record<string, string | undefined>, body: Buffer | ((b: Buffer) => Buffer), range?: { start: number; end: number }): () => Promise<unknown> {
+  return async () => {
+    hostile.handler = (_req, res) => {
+      const all: Record<string, string> = { ...sealed.headers };
+      for (const [k, v] of Object.entries(headers)) {
+        if (v === undefined) Reflect.deleteProperty(all, k);
+        else all[k] = v;
+      }
+      answer(res, status, all, typeof body === 'function' ? body(sealed.body) : body);
+    };
+    return hostile.client.get('obj', range === undefined ? {} : { range });
+  };
+}
+
+const checkpoint = {
+  version: 1,
+  kind: 'download',
+  bucket: 'b',
+  key: 'k',
+  etag: '"E"',
+  size: 3000,
+  target: '/tmp/x/out.bin',
+  tempFile: '.out.bin.oss-cse-download',
+  partSize: 1000,
+  parts: [],
+  updatedAt: '2024-01-01T00:00:00.000Z',
+};
+const uploadCheckpoint = {
+  version: 1,
+  kind: 'upload',
+  bucket: 'b',
+  key: 'k',
+  uploadId: 'U',
+  source: { path: '/tmp/x/in.bin', size: 1, mtimeMs: 1 },
+  envelope: {},
+  partSize: 102400,
+  dataSize: 1,
+  parts: [],
+  updatedAt: '2024-01-01T00:00:00.000Z',
+};
+
+const io = (): CliIo => {
+  const sink = { write: () => true };
+  return { stdout: sink, stderr: sink, stdin: process.stdin, env: {}, cwd: dir } as unknown as CliIo;
+};
+
+async function keysFile(name: string, content: unknown): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+const V2 = V2Header;
+const CASES: readonly { readonly name: string; readonly code: CseErrorCode; readonly run: () => Promise<unknown> }[] = [
+  // --- the envelope (object metadata): anyone who can write the object's metadata controls these
+  { name: 'no crypto headers at all', code: ErrorCode.NOT_ENCRYPTED, run: tampered((h) => { for (const k of Object.keys(h)) Reflect.deleteProperty(h, k); }) },
+  { name: 'wrapped key header missing', code: ErrorCode.ENVELOPE_MISSING_HEADER, run: tampered((h) => Reflect.deleteProperty(h, V2.KEY)) },
+  { name: 'wrapped IV header missing', code: ErrorCode.ENVELOPE_MISSING_HEADER, run: tampered((h) => Reflect.deleteProperty(h, V2.START)) },
+  { name: 'wrapped key is not base64', code: ErrorCode.ENVELOPE_BAD_BASE64, run: tampered((h) => (h[V2.KEY] = '***not base64***')) },
+  { name: 'wrapped key in base64url', code: ErrorCode.ENVELOPE_BAD_BASE64, run: tampered((h) => (h[V2.KEY] = String(h[V2.KEY]).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '') + '-_')) },
+  { name: 'wrapped key is empty', code: ErrorCode.ENVELOPE_BAD_BASE64, run: tampered((h) => (h[V2.KEY] = '')) },
+  { name: 'wrapped IV with whitespace inside', code: ErrorCode.ENVELOPE_BAD_BASE64, run: tampered((h) => (h[V2.START] = `${String(h[V2.START]).slice(0, 10)} ${String(h[V2.START]).slice(10)}`)) },
+  { name: 'cek-alg AES/GCM/NoPadding on a V2 object', code: ErrorCode.ENVELOPE_UNSUPPORTED_ALGORITHM, run: tampered((h) => (h[V2.CEK_ALG] = 'AES/GCM/NoPadding')) },
+  { name: 'cek-alg DES/ECB', code: ErrorCode.ENVELOPE_UNSUPPORTED_ALGORITHM, run: tampered((h) => (h[V2.CEK_ALG] = 'DES/ECB/PKCS5Padding')) },
+  { name: 'unknown wrap-alg', code: ErrorCode.ENVELOPE_UNSUPPORTED_ALGORITHM, run: tampered((h) => (h[V2.WRAP_ALG] = 'ROT13')) },
+  { name: 'huge matdesc (1 MiB)', code: ErrorCode.ENVELOPE_MALFORMED, run: tampered((h) => (h[V2.MATDESC] = JSON.stringify({ k: 'x'.repeat(1 << 20) }))) },
+  { name: 'matdesc is a JSON array', code: ErrorCode.ENVELOPE_BAD_MATDESC, run: tampered((h) => (h[V2.MATDESC] = '["a"]')) },
+  { name: 'matdesc with a non-string value', code: ErrorCode.ENVELOPE_BAD_MATDESC, run: tampered((h) => (h[V2.MATDESC] = '{"a":1}')) },
+  { name: 'matdesc is not JSON', code: ErrorCode.ENVELOPE_BAD_MATDESC, run: tampered((h) => (h[V2.MATDESC] = "{'a':'b'}")) },
+  { name: 'matdesc with a __proto__ key and nested objects', code: ErrorCode.ENVELOPE_BAD_MATDESC, run: tampered((h) => (h[V2.MATDESC] = '{"__proto__":{"polluted":"yes"}}')) },
+  { name: 'unencrypted-content-length negative', code: ErrorCode.ENVELOPE_BAD_NUMBER, run: tampered((h) => (h[V2.UNENCRYPTED_CONTENT_LENGTH] = '-1')) },
+  { name: 'unencrypted-content-length in exponent form', code: ErrorCode.ENVELOPE_BAD_NUMBER, run: tampered((h) => (h[V2.UNENCRYPTED_CONTENT_LENGTH] = '3e3')) },
+  { name: 'unencrypted-content-length above 2^53', code: ErrorCode.ENVELOPE_BAD_NUMBER, run: tampered((h) => (h[V2.UNENCRYPTED_CONTENT_LENGTH] = '18446744073709551616')) },
+  { name: 'part-size not a multiple of 16', code: ErrorCode.ENVELOPE_BAD_NUMBER, run: tampered((h) => { h[V2.PART_SIZE] = '102401'; h[V2.DATA_SIZE] = '3000'; }) },
+  { name: 'V1 and V2 envelopes on one object', code: ErrorCode.ENVELOPE_MALFORMED, run: tampered((h) => { h[V1Header.KEY] = h[V2.KEY]; h[V1Header.START] = h[V2.START]; }) },
+  { name: 'a crypto header repeated with different values', code: ErrorCode.ENVELOPE_MALFORMED, run: tampered((h) => (h[V2.CEK_ALG] = ['AES/CTR/NoPadding', 'AES/GCM/NoPadding'])) },
+  { name: 'a crypto header twice in different case, different values', code: ErrorCode.ENVELOPE_MALFORMED, run: tampered((h) => (h[V2.WRAP_ALG.toUpperCase()] = WrapAlgorithm.RSA_OAEP_SHA1)) },
+  {
+    name: 'a V1 (legacy, weak counter) object without allowLegacy',
+    code: ErrorCode.LEGACY_NOT_ALLOWED,
+    run: tampered((h) => {
+      for (const k of Object.keys(h)) Reflect.deleteProperty(h, k);
+      Object.assign(h, { [V1Header.KEY]: sealed.headers[V2.KEY], [V1Header.START]: sealed.headers[V2.START], [V1Header.CEK_ALG]: 'AES/GCM/NoPadding', [V1Header.WRAP_ALG]: 'rsa' });
+    }),
+  },
+  // --- wrapped material: an attacker can replace it, a broken writer can truncate it
+  { name: 'truncated wrapped key', code: ErrorCode.NO_MATCHING_KEY, run: tampered((h) => (h[V2.KEY] = String(h[V2.KEY]).slice(0, -8))) },
+  { name: 'wrapped key swapped for the wrapped IV', code: ErrorCode.NO_MATCHING_KEY, run: tampered((h) => (h[V2.KEY] = h[V2.START])) },
+  { name: 'wrapped key equal to the modulus (not below it)', code: ErrorCode.NO_MATCHING_KEY, run: tampered((h) => (h[V2.KEY] = modulusOf(masterKey).toString('base64'))) },
+  { name: 'object wrapped for another RSA key (wrong RSA key)', code: ErrorCode.NO_MATCHING_KEY, run: tampered(() => undefined, undefined, [otherKey]) },
+  { name: 'a KMS envelope and only RSA keys', code: ErrorCode.NO_MATCHING_KEY, run: tampered((h) => (h[V2.WRAP_ALG] = WrapAlgorithm.KMS)) },
+  { name: 'only a public key to decrypt with', code: ErrorCode.NO_MATCHING_KEY, run: tampered(() => undefined, undefined, [new RsaMasterKey({ publicKey: masterKey.exportPublicKeyPem() })]) },
+  // --- declared facts that lie about the body
+  { name: 'declared plaintext length one byte short', code: ErrorCode.INTEGRITY, run: tampered((h) => (h[V2.UNENCRYPTED_CONTENT_LENGTH] = String(plaintext.length - 1))) },
+  { name: 'declared plaintext MD5 of other bytes', code: ErrorCode.INTEGRITY, run: tampered((h) => (h[V2.UNENCRYPTED_CONTENT_MD5] = createHash('md5').update('other').digest('base64'))) },
+  { name: 'ciphertext truncated by one byte', code: ErrorCode.INTEGRITY, run: async () => tampered(() => undefined, sealed.body.subarray(0, -1))() },
+  { name: 'ciphertext with one bit flipped (MD5 catches the accident)', code: ErrorCode.INTEGRITY, run: async () => tampered(() => undefined, flipBit(sealed.body))() },
+  // --- servers that lie (the embedded server cannot; the hostile one does). A protocol violation (an unusable
+  // Content-Range) is ERR_CSE_TRANSFER; bytes that disagree with what was declared are ERR_CSE_INTEGRITY.
+  { name: 'server lies about Content-Range: range past the declared total', code: ErrorCode.TRANSFER, run: served(206, { 'content-range': 'bytes 100-199/150' }, (b) => b.subarray(100, 200), { start: 100, end: 199 }) },
+  { name: 'server lies about Content-Range: malformed value', code: ErrorCode.TRANSFER, run: served(206, { 'content-range': 'bytes 1OO-199/3000' }, (b) => b.subarray(100, 200), { start: 100, end: 199 }) },
+  { name: 'server answers 206 without Content-Range', code: ErrorCode.TRANSFER, run: served(206, {}, (b) => b.subarray(100, 200), { start: 100, end: 199 }) },
+  { name: 'body longer than its Content-Range declares', code: ErrorCode.INTEGRITY, run: served(206, { 'content-range': 'bytes 96-199/3000' }, (b) => b.subarray(96, 220), { start: 100, end: 199 }) },
+  { name: 'whole-object answer shorter than the object', code: ErrorCode.INTEGRITY, run: served(200, {}, (b) => b.subarray(0, 2000)) },
+  { name: 'whole-object answer with a wrong CRC-64', code: ErrorCode.INTEGRITY, run: served(200, { 'x-oss-hash-crc64ecma': '12345' }, (b) => b) },
+  // A CRC-64 the client cannot parse counts as absent (a lying server could omit it anyway); the MD5 still runs.
+  { name: 'CRC-64 header that is not a number, and a flipped bit', code: ErrorCode.INTEGRITY, run: served(200, { 'x-oss-hash-crc64ecma': 'not-a-crc' }, flipBit) },
+  { name: 'server answers 416 to a satisfiable range', code: ErrorCode.RANGE_NOT_SATISFIABLE, run: served(416, { 'content-range': 'bytes */3000' }, Buffer.alloc(0), { start: 0, end: 10 }) },
+  { name: 'server answers 500 with a garbage body', code: ErrorCode.TRANSFER, run: served(500, {}, Buffer.from('<<<not xml')) },
+  { name: 'server answers without crypto headers to a requireEncrypted client', code: ErrorCode.NOT_ENCRYPTED, run: async () => {
+    hostile.handler = (_req, res) => answer(res, 200, {}, Buffer.from('plain'));
+    return new EncryptionClient(hostile.oss, { masterKey, requireEncrypted: true }).get('obj');
+  } },
+  // --- checkpoint files: whoever can write the checkpoint directory controls these
+  { name: 'download checkpoint whose temporary file points outside its directory (../)', code: ErrorCode.MULTIPART, run: async () => parseDownloadCheckpoint({ ...checkpoint, tempFile: '../../escape' }) },
+  { name: 'download checkpoint whose temporary file is an absolute path', code: ErrorCode.MULTIPART, run: async () => downloadTempPath(parseDownloadCheckpoint({ ...checkpoint, tempFile: '/etc/passwd' })) },
+  { name: 'download checkpoint whose target is relative', code: ErrorCode.MULTIPART, run: async () => parseDownloadCheckpoint({ ...checkpoint, target: 'out.bin' }) },
+  { name: 'checkpoint of a future version', code: ErrorCode.MULTIPART, run: async () => parseDownloadCheckpoint({ ...checkpoint, version: 2 }) },
+  { name: 'checkpoint with a part listed twice', code: ErrorCode.MULTIPART, run: async () => parseDownloadCheckpoint({ ...checkpoint, parts: [{ partNumber: 1, crc64: '1' }, { partNumber: 1, crc64: '2' }] }) },
+  { name: 'upload checkpoint whose source path is relative', code: ErrorCode.MULTIPART, run: async () => parseUploadCheckpoint({ ...uploadCheckpoint, source: { path: '../in.bin', size: 1, mtimeMs: 1 } }) },
+  { name: 'checkpoint file that is not JSON', code: ErrorCode.MULTIPART, run: async () => new FileCheckpointStore(await keysFile('cp.json', '{"version":1,'), parseDownloadCheckpoint).load() },
+  // --- key files and keys files: a local user or a careless copy controls these
+  { name: 'keys file naming a key file through ../ that does not exist', code: ErrorCode.IO, run: async () => loadCliKeys({ privateKeys: [], keysFile: await keysFile('k1.json', { keys: [{ privateKey: '../../../nonexistent/../x.pem' }] }) }, io(), true, { createDefault: false }) },
+  { name: 'keys file with two encrypting keys', code: ErrorCode.INVALID_ARGUMENT, run: async () => planKeysFile(await keysFile('k2.json', { keys: [{ privateKey: 'a.pem', encrypt: true }, { privateKey: 'b.pem', encrypt: true }] })) },
+  { name: 'keys file KMS entry carrying a private key path', code: ErrorCode.INVALID_ARGUMENT, run: async () => planKeysFile(await keysFile('k3.json', { keys: [{ type: 'kms', keyId: 'k', privateKey: 'a.pem' }] })) },
+  { name: 'keys file that is not JSON', code: ErrorCode.INVALID_ARGUMENT, run: async () => planKeysFile(await keysFile('k4.json', 'keys: [a.pem]')) },
+  { name: 'a CERTIFICATE block as the private key', code: ErrorCode.INVALID_KEY, run: async () => loadRsaKeyFile(await keysFile('cert.pem', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n')) },
+  { name: 'a 512-bit RSA key', code: ErrorCode.INVALID_KEY, run: async () => loadRsaKeyFile(await keysFile('small.pem', pem512())) },
+  { name: 'an EC key where RSA is expected', code: ErrorCode.INVALID_KEY, run: async () => loadRsaKeyFile(await keysFile('ec.pem', generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString())) },
+  { name: 'an encrypted private key without its passphrase', code: ErrorCode.INVALID_KEY, run: async () => loadRsaKeyFile(await keysFile('enc.pem', other.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }).toString())) },
+  { name: 'a truncated private key PEM', code: ErrorCode.INVALID_KEY, run: async () => loadRsaKeyFile(await keysFile('cut.pem', vectorKeys.privatePkcs8().slice(0, 400) + '\n-----END PRIVATE KEY-----\n')) },
+];
+
+/** The key's modulus n as big-endian bytes: a "ciphertext" that is not below the modulus. */
+function modulusOf(key: RsaMasterKey): Buffer {
+  const { n } = createPublicKey(key.exportPublicKeyPem()).export({ format: 'jwk' });
+  return Buffer.from(n ?? '', 'base64url');
+}
+
+function flipBit(b: Buffer): Buffer {
+  const c = Buffer.from(b);
+  c[1234] = (c[1234] ?? 0) ^ 0x08;
+  return c;
+}
+
+function pem512(): string {
+  return generateKeyPairSync('rsa', { modulusLength: 512 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+test(`the table has at least 40 named malicious or malformed cases (${CASES.length})`, () => {
+  assert.ok(CASES.length >= 40);
+  assert.equal(new Set(CASES.map((c) => c.name)).size, CASES.length, 'names are unique');
+});
+
+for (const c of CASES) {
+  test(`${c.name} → ${c.code}`, async () => {
+    await assert.rejects(c.run(), (e: unknown) => {
+      assert.ok(e instanceof CseError, `not a CseError: ${String(e)}`);
+      assert.equal(e.code, c.code, e.message);
+      return true;
+    });
+  });
+}
+
+test('an object key with ../ cannot steer the default checkpoint file out of its directory', async () => {
+  const cpDir = join(dir, 'checkpoints');
+  await mkdir(cpDir);
+  for (const key of ['../../etc/passwd', '..', 'a/../../b', '/abs', '\u0000']) {
+    const path = defaultCheckpointPath('download', 'b', key, join(dir, 'out'), cpDir);
+    assert.equal(join(path, '..'), cpDir, key);
+  }
+});
