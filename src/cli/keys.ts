@@ -38,15 +38,60 @@ export interface LoadKeyOptions {
   readonly wrap?: 'pkcs1' | 'oaep';
   /** Passphrase for an encrypted PEM. */
   readonly passphrase?: string;
+  /** Called with {@link privateKeyFileWarning}'s message when a private key file is readable by other users. */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** Group and other permission bits. */
+const GROUP_OTHER = 0o077;
+/** Group and other write bits. */
+const GROUP_OTHER_WRITE = 0o022;
+
+/**
+ * Checks the permissions of a private key file (POSIX only; on Windows there are no mode bits and nothing is checked).
+ *
+ * - Writable by group or others: refused. Someone else could swap the key, and since a private key file also
+ *   encrypts (its public half), new objects would then be encrypted to their key.
+ * - Readable by group or others: allowed, with a warning message returned (the CLI prints it on an interactive
+ *   terminal): the file decrypts every object. A checked-out test key is often 0644, so this is not an error.
+ *
+ * @param path - the key file
+ * @returns a warning for a group/world-readable file, or `undefined` when its mode is owner-only or unknown
+ * @throws CseError ERR_CSE_INVALID_KEY when the file is group- or world-writable
+ */
+export async function privateKeyFileWarning(path: string): Promise<string | undefined> {
+  if (process.platform === 'win32') return undefined;
+  let mode: number;
+  try {
+    mode = (await stat(path)).mode & 0o777;
+  } catch {
+    return undefined; // reading the file reports the problem
+  }
+  const octal = `0${mode.toString(8)}`;
+  if ((mode & GROUP_OTHER_WRITE) !== 0) {
+    throw new CseError(
+      ErrorCode.INVALID_KEY,
+      `private key file ${path} is writable by other users (mode ${octal}): anyone who can replace it controls which key ` +
+        `new objects are encrypted to; run chmod 600 ${path}`,
+    );
+  }
+  if ((mode & GROUP_OTHER) !== 0) return `private key file ${path} is readable by other users (mode ${octal}); run chmod 600 ${path}`;
+  return undefined;
 }
 
 /**
- * Loads an RSA master key from a PEM file (any of the four forms; a private key also encrypts).
- * @throws CseError ERR_CSE_IO, ERR_CSE_INVALID_KEY
+ * Loads an RSA master key from a PEM file (any of the four forms; a private key also encrypts). A private key file
+ * is checked with {@link privateKeyFileWarning}: refused when others can write it, `options.onWarning` called when
+ * others can read it.
+ * @throws CseError ERR_CSE_IO, ERR_CSE_INVALID_KEY (including a group- or world-writable private key file)
  */
 export async function loadRsaKeyFile(path: string, options: LoadKeyOptions = {}): Promise<RsaMasterKey> {
   const pem = (await readSmallFile(path, 'key file')).toString('utf8');
   const isPrivate = PRIVATE_PEM.test(pem);
+  if (isPrivate) {
+    const warning = await privateKeyFileWarning(path);
+    if (warning !== undefined) options.onWarning?.(warning);
+  }
   try {
     return new RsaMasterKey({
       ...(isPrivate ? { privateKey: pem } : { publicKey: pem }),
@@ -220,7 +265,13 @@ export async function loadCliKeys(options: CliKeyOptions, io: CliIo, quiet: bool
   const plan = await planCliKeys(options, io.env);
   if (plan.defaultPair !== undefined && more.createDefault !== false) await ensureDefaultPair(plan.defaultPair, io, quiet);
   const passphrase = io.env[PASSPHRASE_ENV];
-  const common = passphrase === undefined ? {} : { passphrase };
+  // The readable-by-others warning is for a person at a terminal (SECURITY.md "Key files"); scripts and piped
+  // output stay clean. Group/world-writable private key files are refused either way.
+  const interactive = (io.stderr as { isTTY?: boolean }).isTTY === true;
+  const onWarning = (message: string): void => {
+    if (interactive) io.stderr.write(`oss-cse: warning: ${message}\n`);
+  };
+  const common = passphrase === undefined ? { onWarning } : { passphrase, onWarning };
   const settings = resolveKmsSettings(options.kms ?? {}, io.env, more.kmsDefaults);
   const keys: MasterKey[] = [];
   const listing: KeyListing[] = [];

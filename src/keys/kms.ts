@@ -658,7 +658,11 @@ export class KmsMasterKey implements MasterKey {
     if (!isStrictBase64(plaintext)) {
       throw new CseError(ErrorCode.UNWRAP_FAILED, `KMS key ${this.name} unwrapped a ${what} that is not base64 (not written by an OSS SDK?)`, where);
     }
-    const raw = new Uint8Array(Buffer.from(plaintext, 'base64'));
+    // Copy out of the decoder's Buffer (small ones live in Node's shared pool) and wipe it, so no stray copy of the
+    // key stays in the pool. The Plaintext string itself cannot be wiped (JavaScript strings are immutable).
+    const decoded = Buffer.from(plaintext, 'base64');
+    const raw = new Uint8Array(decoded);
+    decoded.fill(0);
     if (raw.length !== size) {
       const got = raw.length;
       raw.fill(0);
