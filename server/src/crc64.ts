@@ -12,45 +12,90 @@
 const POLY_HI = 0xc96c5795;
 const POLY_LO = 0xd7870f42;
 
-function makeTables(): { hi: Uint32Array; lo: Uint32Array } {
-  const hi = new Uint32Array(256);
-  const lo = new Uint32Array(256);
+/**
+ * Slicing-by-8 tables: `lo[k * 256 + b]` / `hi[k * 256 + b]` are the register halves after byte `b` followed by `k`
+ * zero bytes. Eight lookups then consume eight input bytes at once; the bytewise loop this replaces ran at ~390 MB/s
+ * and made the server, not the client, the bottleneck of every PUT in the benchmark.
+ */
+function makeTables(): { hi: Int32Array; lo: Int32Array } {
+  const hi = new Int32Array(8 * 256);
+  const lo = new Int32Array(8 * 256);
   for (let i = 0; i < 256; i++) {
     let h = 0;
     let l = i;
     for (let bit = 0; bit < 8; bit++) {
       const carry = l & 1;
-      l = ((l >>> 1) | ((h & 1) << 31)) >>> 0;
+      l = (l >>> 1) | ((h & 1) << 31);
       h = h >>> 1;
       if (carry !== 0) {
-        h = (h ^ POLY_HI) >>> 0;
-        l = (l ^ POLY_LO) >>> 0;
+        h ^= POLY_HI;
+        l ^= POLY_LO;
       }
     }
     hi[i] = h;
     lo[i] = l;
+  }
+  for (let k = 1; k < 8; k++) {
+    for (let i = 0; i < 256; i++) {
+      const pl = lo[(k - 1) * 256 + i] ?? 0;
+      const ph = hi[(k - 1) * 256 + i] ?? 0;
+      const b = pl & 0xff;
+      lo[k * 256 + i] = ((pl >>> 8) | (ph << 24)) ^ (lo[b] ?? 0);
+      hi[k * 256 + i] = (ph >>> 8) ^ (hi[b] ?? 0);
+    }
   }
   return { hi, lo };
 }
 
 const TABLES = makeTables();
 
+/** True on little-endian hosts, where eight input bytes can be read as two `Int32Array` words. */
+const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Incremental CRC-64/ECMA-182 (OSS flavour). */
 export class Crc64 {
-  // The register, already inverted (init = all ones).
-  #hi = 0xffffffff;
-  #lo = 0xffffffff;
+  // The register, already inverted (init = all ones), as signed 32-bit halves (only the bits matter).
+  #hi = -1;
+  #lo = -1;
 
   /** @param chunk - the next bytes */
   update(chunk: Uint8Array): this {
     const tHi = TABLES.hi;
     const tLo = TABLES.lo;
+    const n = chunk.length;
     let hi = this.#hi;
     let lo = this.#lo;
-    for (let i = 0; i < chunk.length; i++) {
+    let i = 0;
+    // Bytewise up to a 4-byte-aligned address (typed-array views must be aligned), then 8 bytes per step.
+    while (i < n && ((chunk.byteOffset + i) & 3) !== 0) {
       const idx = (lo ^ (chunk[i] ?? 0)) & 0xff;
-      lo = (((lo >>> 8) | (hi << 24)) ^ (tLo[idx] ?? 0)) >>> 0;
-      hi = ((hi >>> 8) ^ (tHi[idx] ?? 0)) >>> 0;
+      lo = ((lo >>> 8) | (hi << 24)) ^ (tLo[idx] ?? 0);
+      hi = (hi >>> 8) ^ (tHi[idx] ?? 0);
+      i++;
+    }
+    const steps = (n - i) >>> 3;
+    if (steps > 0 && HOST_LE) {
+      const words = new Int32Array(chunk.buffer, chunk.byteOffset + i, steps * 2);
+      for (let w = 0; w < steps * 2; w += 2) {
+        const l = lo ^ (words[w] ?? 0);
+        const h = hi ^ (words[w + 1] ?? 0);
+        const b0 = 7 * 256 + (l & 0xff);
+        const b1 = 6 * 256 + ((l >>> 8) & 0xff);
+        const b2 = 5 * 256 + ((l >>> 16) & 0xff);
+        const b3 = 4 * 256 + (l >>> 24);
+        const b4 = 3 * 256 + (h & 0xff);
+        const b5 = 2 * 256 + ((h >>> 8) & 0xff);
+        const b6 = 256 + ((h >>> 16) & 0xff);
+        const b7 = h >>> 24;
+        lo = (tLo[b0] ?? 0) ^ (tLo[b1] ?? 0) ^ (tLo[b2] ?? 0) ^ (tLo[b3] ?? 0) ^ (tLo[b4] ?? 0) ^ (tLo[b5] ?? 0) ^ (tLo[b6] ?? 0) ^ (tLo[b7] ?? 0);
+        hi = (tHi[b0] ?? 0) ^ (tHi[b1] ?? 0) ^ (tHi[b2] ?? 0) ^ (tHi[b3] ?? 0) ^ (tHi[b4] ?? 0) ^ (tHi[b5] ?? 0) ^ (tHi[b6] ?? 0) ^ (tHi[b7] ?? 0);
+      }
+      i += steps * 8;
+    }
+    for (; i < n; i++) {
+      const idx = (lo ^ (chunk[i] ?? 0)) & 0xff;
+      lo = ((lo >>> 8) | (hi << 24)) ^ (tLo[idx] ?? 0);
+      hi = (hi >>> 8) ^ (tHi[idx] ?? 0);
     }
     this.#hi = hi;
     this.#lo = lo;

@@ -55,6 +55,12 @@ export function notBytesError(chunk: unknown): CseError {
 }
 
 /**
+ * Inputs for discarding 0..15 keystream bytes after a seek, one ready view per length (only the length matters; they
+ * are never written). Pool-backed Buffers: no allocation and no on-heap typed array for `node:crypto` to move per seek.
+ */
+const SKIP_INPUTS: readonly Buffer[] = Array.from({ length: IV_SIZE }, (_, n) => Buffer.allocUnsafe(n).fill(0));
+
+/**
  * Starts AES-256-CTR at any plaintext byte offset: the counter block comes from `counterAt(iv, plaintextOffset)`
  * (full 128-bit add of `floor(offset / 16)`), then the first `offset % 16` keystream bytes of that block are
  * discarded. The result equals the matching slice of one stream started at offset 0.
@@ -70,8 +76,9 @@ export function createCtrCipher(key: Uint8Array, iv: Uint8Array, plaintextOffset
   checkKeyAndIv(key, iv);
   const { counter, skip } = counterAt(iv, plaintextOffset);
   const cipher = createCipheriv('aes-256-ctr', key, counter);
-  // Burn the keystream bytes before the offset inside its block (at most 15, once per cipher).
-  if (skip > 0) cipher.update(new Uint8Array(skip));
+  // Burn the keystream bytes before the offset inside its block (at most 15, once per cipher; a shared view, no
+  // allocation per seek).
+  if (skip > 0) cipher.update(SKIP_INPUTS[skip] as Buffer);
   return {
     update(chunk: Uint8Array): Buffer {
       // One type check and the one copy `cipher.update` makes: nothing else per chunk (performance budget in the brief).

@@ -72,8 +72,11 @@ export type PutBody =
   | {
       /** The body is streamed. */
       readonly kind: 'stream';
-      /** The bytes to send. */
-      readonly stream: AsyncIterable<Uint8Array>;
+      /**
+       * The bytes to send, consumed once with `for await` (which takes a sync iterable too: a body whose chunks are
+       * computed synchronously, like an in-memory body encrypted view by view, needs no promise per chunk).
+       */
+      readonly stream: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
       /** Its length when known (sent as Content-Length), else chunked. */
       readonly length: number | undefined;
     };

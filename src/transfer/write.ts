@@ -153,10 +153,14 @@ export async function writeEncrypted(
   let body: PutBody;
   try {
     const cipher = createCtrCipher(material.key, material.iv, 0);
-    if (source.kind === 'bytes') {
+    if (source.kind === 'bytes' && source.bytes.length <= ONE_SHOT_MAX) {
       const ciphertext = cipher.update(source.bytes);
       crc.update(ciphertext);
       body = { kind: 'bytes', bytes: ciphertext };
+    } else if (source.kind === 'bytes') {
+      // A large in-memory body is encrypted as it is sent, one view at a time: encrypting it in one `update` touched
+      // 3× its size of fresh memory (ciphertext + socket copies) and made PUT 256 MiB 1.6× ali-oss in the bench.
+      body = { kind: 'stream', stream: encryptViews(source.bytes, cipher, crc), length: source.bytes.length };
     } else {
       const expected = declared ?? sourceLength;
       body = { kind: 'stream', stream: encryptStream(source.stream, cipher, crc, expected, location.key), length: expected };
@@ -179,6 +183,24 @@ export async function writeEncrypted(
     );
   }
   return { response, envelope, size: crc.length, crc64: crc.toString() };
+}
+
+/**
+ * Bodies up to this size are encrypted in one `update` and sent as one buffer (ali-oss's `content` path, the least
+ * per-request work for small objects); larger ones stream in {@link VIEW_BYTES} views.
+ */
+const ONE_SHOT_MAX = 1024 * 1024;
+
+/** The view size for streaming a large in-memory body: the cipher bench's sweet spot, and a socket-sized write. */
+const VIEW_BYTES = 64 * 1024;
+
+/** Encrypts `bytes` view by view (no copy of the plaintext; one ciphertext chunk alive at a time). */
+function* encryptViews(bytes: Uint8Array, cipher: { update(chunk: Uint8Array): Buffer }, crc: Crc64): Generator<Buffer, void, undefined> {
+  for (let at = 0; at < bytes.length; at += VIEW_BYTES) {
+    const out = cipher.update(bytes.subarray(at, Math.min(bytes.length, at + VIEW_BYTES)));
+    crc.update(out);
+    yield out;
+  }
 }
 
 async function* encryptStream(
