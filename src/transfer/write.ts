@@ -187,9 +187,10 @@ export async function writeEncrypted(
 
 /**
  * Bodies up to this size are encrypted in one `update` and sent as one buffer (ali-oss's `content` path, the least
- * per-request work for small objects); larger ones stream in {@link VIEW_BYTES} views.
+ * per-request work for small objects); larger ones stream in {@link VIEW_BYTES} views. A one-shot ciphertext above
+ * ~128 KiB is a fresh mmap-backed allocation: PUT 1 MiB measured 1.7× ali-oss that way, ~1.1× streamed.
  */
-const ONE_SHOT_MAX = 1024 * 1024;
+const ONE_SHOT_MAX = 64 * 1024;
 
 /** The view size for streaming a large in-memory body: the cipher bench's sweet spot, and a socket-sized write. */
 const VIEW_BYTES = 64 * 1024;

@@ -1,4 +1,4 @@
-// An in-memory body is sent in one buffer up to 1 MiB and streamed in views above that; both must store exactly the
+// An in-memory body is sent in one buffer up to 64 KiB and streamed in views above that; both must store exactly the
 // single-stream ciphertext (the IV's keystream from offset 0), with the CRC-64 OSS computed equal to ours.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +18,7 @@ after(async () => {
 
 test('put of bytes below, at and above the streaming threshold stores the one-stream ciphertext and reads back', async () => {
   const MiB = 1024 * 1024;
-  for (const size of [0, 17, MiB, MiB + 1, 3 * MiB + 65_537]) {
+  for (const size of [0, 17, 65_536, 65_537, MiB + 1, 3 * MiB + 65_539]) {
     const name = `write-bytes/${size}`;
     const plaintext = testBytes(size, size + 3);
     // A view at an odd offset of a larger buffer: the views must cover exactly the caller's bytes.

@@ -128,7 +128,8 @@ export interface Store {
   /** @returns undefined when the object does not exist */
   openObject(bucket: string, key: string): Promise<ObjectReader | undefined>;
   /**
-   * Streams a body into temporary storage while hashing it.
+   * Streams a body into temporary storage while hashing it. The store may keep the chunks themselves (the memory
+   * store does): the source must hand over buffers it never writes again.
    * @throws StoreError too-large when more than `maxBytes` arrive
    */
   stageBody(source: AsyncIterable<Uint8Array>, maxBytes: number): Promise<StagedBody>;
