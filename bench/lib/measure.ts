@@ -177,10 +177,21 @@ export async function compare(c: Comparison, given: MeasureSettings): Promise<Ro
   const settings = c.cpuBound === true ? { ...given, runs: given.cpuRuns, minSampleMs: given.cpuSampleMs } : given;
   let batch = typeof c.batch === 'number' ? c.batch : 1;
   let retriedPairs = 0;
-  /** One A B pair; a pair broken by a dropped connection is run again (at most `runs` times per row). */
+  /**
+   * One A B pair; a pair broken by a dropped connection is run again (at most `runs` times per row). Every other
+   * pair runs B first (A B, B A, A B …): whatever the first run of a pair pays (memory the collector has just given
+   * back to the OS, a cold cache) then lands on both sides alike instead of always on A.
+   */
+  let pairsRun = 0;
   const pair = async (n: number): Promise<[Sample, Sample]> => {
+    const bFirst = pairsRun++ % 2 === 1;
     for (;;) {
       try {
+        if (bFirst) {
+          const b = await runSide(c.b, n);
+          const a = await runSide(c.a, n);
+          return [a, b];
+        }
         const a = await runSide(c.a, n);
         const b = await runSide(c.b, n);
         return [a, b];
