@@ -1,4 +1,4 @@
-// The benchmark's measuring discipline (issue 8 §1): interleaved A B A B after a warm-up, per-pair ratios, median
+// The benchmark's measuring discipline (issue 8 §1): interleaved pairs (A B, B A, …) after a warm-up, per-pair ratios, median
 // with min/max, targets checked on the median; and the flag parsing that sets sizes and repetitions.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { formatSize, parseSize } from '../../bench/lib/units.js';
 const SETTINGS = { runs: 5, warmup: 2, minSampleMs: 100, maxBatch: 1000, cpuRuns: 7, cpuSampleMs: 10 };
 
 describe('compare', () => {
-  test('runs the sides interleaved A B A B after the warm-up, one batch-size probe in between', async () => {
+  test('runs the sides interleaved, every other pair B first, after the warm-up, one batch-size probe in between', async () => {
     const calls: string[] = [];
     await compare(
       {
@@ -34,8 +34,12 @@ describe('compare', () => {
       },
       SETTINGS,
     );
-    // 2 warm-up pairs at batch 1, 1 probe pair at batch 1, then 5 measured pairs at 100 ms / 10 ms = batch 10.
-    assert.deepEqual(calls, ['a1', 'b1', 'a1', 'b1', 'a1', 'b1', ...Array.from({ length: 5 }, () => ['a10', 'b10']).flat()]);
+    // 2 warm-up pairs at batch 1, 1 probe pair at batch 1, then 5 measured pairs at 100 ms / 10 ms = batch 10; the
+    // order alternates from pair to pair, so neither side is always the first run after the collector.
+    assert.deepEqual(calls, [
+      ...['a1', 'b1', 'b1', 'a1', 'a1', 'b1'],
+      ...['b10', 'a10', 'a10', 'b10', 'b10', 'a10', 'a10', 'b10', 'b10', 'a10'],
+    ]);
   });
 
   test('speed ratio = baseline time ÷ subject time per pair; time ratio the inverse; median, min and max over pairs', async () => {
