@@ -6,7 +6,8 @@
  *
  * Usage: node --expose-gc --import tsx bench/multipart-once.ts [--size 4GiB] [--parallel 4] [--part-size 10MiB]
  *   [--dir /tmp] [--store disk|memory]
- * Needs about 3 × size of free disk in --dir plus 2 × size for the disk store (in the system temp directory).
+ * Needs about 2 × size of free disk in --dir (the source and one download at a time) plus 2 × size for the disk
+ * store (both uploaded objects, in the system temp directory).
  */
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
