@@ -173,6 +173,8 @@ export type {
   KmsFailureInfo,
   KmsSdkLoader,
 } from './keys/kms-client.js';
+export { CachingMasterKey, MAX_CACHE_ENTRIES } from './keys/caching-master-key.js';
+export type { CachingMasterKeyOptions } from './keys/caching-master-key.js';
 export { KeyRing, kindOfScheme } from './keys/key-ring.js';
 export type { KeyRingOptions, KeySelectionPolicy, UnwrapResult } from './keys/key-ring.js';
 
