@@ -101,7 +101,17 @@ export interface OpenedEnvelope {
  */
 export async function openEnvelope(headers: HeaderInput, options: OpenOptions): Promise<OpenedEnvelope> {
   const context = options.object === undefined ? {} : { object: options.object };
-  const envelope = parseEnvelope(headers, context);
+  return openParsedEnvelope(parseEnvelope(headers, context), options);
+}
+
+/**
+ * {@link openEnvelope} for an envelope already parsed (the read path parses the response's headers once).
+ *
+ * @throws CseError ERR_CSE_LEGACY_NOT_ALLOWED, ERR_CSE_NO_MATCHING_KEY
+ * @internal
+ */
+export async function openParsedEnvelope(envelope: Envelope, options: OpenOptions): Promise<OpenedEnvelope> {
+  const context = options.object === undefined ? {} : { object: options.object };
   if (envelope.version !== 'v2' && options.allowLegacy !== true) {
     throw new CseError(
       ErrorCode.LEGACY_NOT_ALLOWED,
@@ -210,7 +220,45 @@ export async function decryptObject(
     throw new CseError(ErrorCode.INVALID_ARGUMENT, `expected a non-negative integer offset, got ${String(offset)}`);
   }
   checkBody(input.body, 'body');
-  const { envelope, material } = await openEnvelope(input.headers, options);
+  const context = options.object === undefined ? {} : { object: options.object };
+  const decryptor = await openDecryptor(parseEnvelope(input.headers, context), options, offset);
+  if (input.body instanceof Uint8Array) {
+    const out = decryptor.update(input.body);
+    decryptor.finish();
+    return out;
+  }
+  return streamThrough(input.body, (c) => decryptor.update(c), () => {
+    decryptor.finish();
+  });
+}
+
+/**
+ * Decrypts one object's ciphertext chunk by chunk, in order, starting at a plaintext offset.
+ * @internal
+ */
+export interface Decryptor {
+  /**
+   * Decrypts the next chunk (and feeds the integrity check).
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT when `chunk` is not a `Uint8Array`
+   */
+  update(chunk: Uint8Array): Buffer;
+  /**
+   * Ends the object: checks the declared plaintext length and MD5 when the decryptor verifies them.
+   * @throws CseError ERR_CSE_INTEGRITY
+   */
+  finish(): void;
+}
+
+/**
+ * Unwraps a parsed envelope's data key and returns the decryptor {@link decryptObject} runs (the read path uses it
+ * directly: one transform, no generator of its own per object). The material is zeroed before this returns.
+ *
+ * @param offset - the plaintext offset the first chunk starts at
+ * @throws CseError ERR_CSE_LEGACY_NOT_ALLOWED, ERR_CSE_NO_MATCHING_KEY
+ * @internal
+ */
+export async function openDecryptor(envelope: Envelope, options: DecryptOptions, offset: number): Promise<Decryptor> {
+  const { material } = await openParsedEnvelope(envelope, options);
   const verify = options.verifyIntegrity ?? offset === 0;
   const checker = verify ? new IntegrityChecker(envelope, options.object) : undefined;
   let cipher;
@@ -219,21 +267,22 @@ export async function decryptObject(
   } finally {
     zeroMaterial(material);
   }
-  if (input.body instanceof Uint8Array) {
-    const out = cipher.update(input.body);
-    checker?.update(out);
-    checker?.finish();
-    return out;
+  if (checker === undefined) {
+    return {
+      update: (chunk) => cipher.update(chunk),
+      finish: () => undefined,
+    };
   }
-  return streamThrough(
-    input.body,
-    (c) => {
-      const out = cipher.update(c);
-      checker?.update(out);
+  return {
+    update: (chunk) => {
+      const out = cipher.update(chunk);
+      checker.update(out);
       return out;
     },
-    () => checker?.finish(),
-  );
+    finish: () => {
+      checker.finish();
+    },
+  };
 }
 
 async function* streamThrough(

@@ -15,7 +15,7 @@ import { OssHeader } from '../format/headers.js';
 import { parseContentRange } from '../format/range.js';
 import type { Envelope } from '../format/types.js';
 import type { KeyRing } from '../keys/key-ring.js';
-import { decryptObject } from '../object-crypto.js';
+import { openDecryptor, type Decryptor } from '../object-crypto.js';
 import { abortedError } from './abort.js';
 import { Crc64, parseCrc64Header } from './crc64.js';
 import { planRead, planServe, type FetchedSpan, type ReadPlan } from './range-plan.js';
@@ -137,26 +137,26 @@ export async function readObject(store: ObjectStore, location: ObjectLocation, o
     const receivedStart = fetched?.start ?? 0;
     const expectedLength = fetched === undefined ? undefined : fetched.end - fetched.start + 1;
     const crcHeader = serve.complete && receivedStart === 0 ? parseCrc64Header(response.headers[OssHeader.CRC64]) : undefined;
-    const raw = checkedCiphertext(response.body, {
+    // The key is unwrapped now (a wrong key fails the call, not the body's first read); the body is read lazily.
+    const decryptor =
+      envelope === undefined
+        ? undefined
+        : await openDecryptor(
+            envelope,
+            { masterKeys: options.keys, allowLegacy: options.allowLegacy, object: location.key, verifyIntegrity: serve.complete },
+            receivedStart,
+          );
+    const headers = viewHeaders(response.headers, serve.status, serve.length, serve.contentRange);
+    const body = readBody(response.body, {
       location,
       expectedLength,
       stopAfter: serve.skip + serve.length,
       crc: crcHeader,
       signal: options.signal,
+      decryptor,
+      skip: serve.skip,
+      length: serve.length,
     });
-    const plaintext = encrypted
-      ? await decryptObject(
-          { headers: response.headers, body: raw, offset: receivedStart },
-          {
-            masterKeys: options.keys,
-            allowLegacy: options.allowLegacy,
-            object: location.key,
-            verifyIntegrity: serve.complete,
-          },
-        )
-      : passThrough(raw);
-    const headers = viewHeaders(response.headers, serve.status, serve.length, serve.contentRange);
-    const body = slice(plaintext, serve.skip, serve.length);
     const current = response;
     return {
       status: serve.status,
@@ -275,11 +275,7 @@ async function* empty(): AsyncGenerator<Buffer, void, undefined> {
   // Nothing to yield.
 }
 
-async function* passThrough(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer, void, undefined> {
-  yield* source;
-}
-
-interface CheckOptions {
+interface BodyOptions {
   readonly location: ObjectLocation;
   /** Bytes the response must carry (from its headers), when known. */
   readonly expectedLength: number | undefined;
@@ -288,15 +284,28 @@ interface CheckOptions {
   /** The whole-object CRC-64 to check, when the body is the whole object and the header was sent. */
   readonly crc: bigint | undefined;
   readonly signal: AbortSignal | undefined;
+  /** Decrypts the received bytes (undefined: the object is not encrypted, its bytes pass through). */
+  readonly decryptor: Decryptor | undefined;
+  /** Bytes of the response before the caller's view. */
+  readonly skip: number;
+  /** Bytes of the caller's view. */
+  readonly length: number;
 }
 
 /**
- * The response body as ciphertext chunks, with its transport checks: the length the headers promised (a truncated
- * body is an integrity error, not a short file) and the whole-object CRC-64.
+ * The caller's plaintext view of the response body, with every check of the read: the length the headers promised
+ * (a truncated body is an integrity error, not a short file), the whole-object CRC-64 of the ciphertext, then the
+ * writer's plaintext length and MD5 (the decryptor's `finish`), all before the generator completes.
+ *
+ * One generator does what three chained ones did (transport checks → decrypt → cut out the view): per object that
+ * was six extra generator steps and their promises, a visible share of a 1 KiB GET in the CPU profile.
  */
-async function* checkedCiphertext(body: Readable, check: CheckOptions): AsyncGenerator<Buffer, void, undefined> {
+async function* readBody(body: Readable, check: BodyOptions): AsyncGenerator<Buffer, void, undefined> {
   const crc = check.crc === undefined ? undefined : new Crc64();
+  const decryptor = check.decryptor;
   let received = 0;
+  let toSkip = check.skip;
+  let left = check.length;
   const what = `GET ${describe(check.location)}`;
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -309,7 +318,24 @@ async function* checkedCiphertext(body: Readable, check: CheckOptions): AsyncGen
           { object: check.location.key },
         );
       }
-      yield chunk;
+      // Past the view, the rest is still decrypted: the plaintext length and MD5 cover the whole object.
+      let out: Buffer = decryptor === undefined ? chunk : decryptor.update(chunk);
+      if (left > 0 && out.length > 0) {
+        if (toSkip > 0) {
+          if (out.length <= toSkip) {
+            toSkip -= out.length;
+            out = EMPTY;
+          } else {
+            out = out.subarray(toSkip);
+            toSkip = 0;
+          }
+        }
+        if (out.length > 0) {
+          const piece = out.length > left ? out.subarray(0, left) : out;
+          left -= piece.length;
+          yield piece;
+        }
+      }
       // Stop early only when the response carries more than the caller's view. When every expected byte has
       // arrived, let the loop see the end: destroying a response before its end closes the keep-alive socket, and a
       // ranged GET would then pay a new TCP connection every time (measured by the benchmark: 0.98 per GET).
@@ -341,47 +367,18 @@ async function* checkedCiphertext(body: Readable, check: CheckOptions): AsyncGen
       { object: check.location.key, header: OssHeader.CRC64 },
     );
   }
+  decryptor?.finish();
 }
 
-/** Drops `skip` bytes, then yields `length` bytes and stops. */
-async function* slice(source: AsyncGenerator<Buffer, void, undefined>, skip: number, length: number): AsyncGenerator<Buffer, void, undefined> {
-  let toSkip = skip;
-  let left = length;
-  try {
-    for await (const chunk of source) {
-      let c = chunk;
-      if (toSkip > 0) {
-        if (c.length <= toSkip) {
-          toSkip -= c.length;
-          continue;
-        }
-        c = c.subarray(toSkip);
-        toSkip = 0;
-      }
-      if (c.length >= left) {
-        if (left > 0) yield c.subarray(0, left);
-        left = 0;
-        // Run the source to its end (it stops reading at the view's end): its end-of-body checks (length, CRC,
-        // MD5) run when it completes, and a failure must reach the caller before the stream ends cleanly.
-        for await (const _rest of source) {
-          // discard
-        }
-        return;
-      }
-      left -= c.length;
-      yield c;
-    }
-  } finally {
-    await source.return(undefined);
-  }
-}
+const EMPTY = Buffer.alloc(0);
 
 /** The caller's view of the response headers: its Content-Length and Content-Range. */
 function viewHeaders(headers: ResponseHeaders, status: 200 | 206, length: number, contentRange: string | undefined): ResponseHeaders {
   const partial = status === 206 && contentRange !== undefined;
   // OSS sends no Content-MD5 with a 206 (server/CONFORMANCE.md): one from a wider answer would describe other bytes.
-  const dropped = new Set<string>(partial ? [OssHeader.CONTENT_MD5] : [OssHeader.CONTENT_RANGE]);
-  const out: Record<string, string> = Object.fromEntries(Object.entries(headers).filter(([name]) => !dropped.has(name)));
+  const dropped: string = partial ? OssHeader.CONTENT_MD5 : OssHeader.CONTENT_RANGE;
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (name !== dropped) out[name] = value;
   if (length !== Number.MAX_SAFE_INTEGER) out[OssHeader.CONTENT_LENGTH] = String(length);
   if (partial) out[OssHeader.CONTENT_RANGE] = contentRange;
   return out;
