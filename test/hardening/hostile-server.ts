@@ -15,6 +15,8 @@ export interface HostileServer {
   handler: HostileHandler;
   readonly client: EncryptionClient;
   readonly oss: OSS;
+  /** `http://127.0.0.1:PORT`, for clients of its own (the CLI's --endpoint). */
+  readonly endpoint: string;
   /** Requests received, as `METHOD path` with the Range header when present. */
   readonly seen: string[];
   close(): Promise<void>;
@@ -63,6 +65,7 @@ export async function startHostileServer(): Promise<HostileServer> {
     },
     client: new EncryptionClient(oss, { masterKey }),
     oss,
+    endpoint: `http://127.0.0.1:${port}`,
     seen,
     close: async () => {
       agent.destroy();

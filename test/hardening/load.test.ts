@@ -1,11 +1,15 @@
 // Load (issue 9, item 3): 32 concurrent clients, each with its own ali-oss client and connection pool, write 50
 // objects of mixed sizes (empty to 3 MiB; put, putStream, multipartUpload) through the embedded server on loopback,
 // then read every one back (get, getStream) and compare SHA-256 digests: 0 lost, 0 corrupted. The server runs in a
-// child process with its disk store, and its resident set size is sampled all along.
+// child process with its disk store, and its resident set size is sampled every 25 ms all along.
 //
-// Documented bound: the server's peak RSS stays under its idle RSS + 192 MiB, while the clients move several times
-// that through it (the disk store streams bodies to disk; only the requests in flight are in memory). SLOW=1 runs
-// 4× the objects per client with the same bound: memory does not grow with the volume.
+// Documented bound: the server's peak RSS stays under its idle RSS + 112 MiB while the clients write about 144 MiB
+// through it and read it all back (the disk store streams bodies to disk; only the requests in flight are in
+// memory). Measured on a 2-core VM: the disk store grows by 56–57 MiB at the default size (idle and loaded machine),
+// 67 MiB with SLOW=1 (4× the objects, 606 MiB written, same bound: memory does not grow with the volume); the same
+// default load against the embedded server's memory store, which keeps every body in memory, grows by 190 MiB and
+// fails. The bound is about twice the measured growth and below the bytes written (asserted), so a server that
+// buffered what it stores cannot pass it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -18,13 +22,15 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import OSS from 'ali-oss';
 import { EncryptionClient } from '../../src/client.js';
-import { BASE_SEED, SLOW, masterKey, openFds, rng, settleFds } from './support.js';
+import { BASE_SEED, SLOW, masterKey, openFds, rng, settleFds, timeoutFor } from './support.js';
 
 const CLIENTS = 32;
 const OBJECTS = SLOW ? 200 : 50;
 const MIB = 1024 * 1024;
-/** The documented bound on the server's memory growth under this load. */
-const RSS_GROWTH_BOUND = 192 * MIB;
+/** The documented bound on the server's memory growth under this load (see the top of the file for its measurements). */
+const RSS_GROWTH_BOUND = 112 * MIB;
+/** The test takes 11 s on an idle 2-core VM, 15–21 s on a loaded one; a hung client fails it at 150 s (SLOW=1: 600 s). */
+const TIMEOUT = timeoutFor(150_000, OBJECTS, 50);
 
 let child: ChildProcess;
 let dir: string;
@@ -83,7 +89,7 @@ function sizeFor(r: () => number): number {
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-test(`${CLIENTS} concurrent clients × ${OBJECTS} objects of mixed sizes: 0 lost, 0 corrupted, server memory bounded`, async () => {
+test(`${CLIENTS} concurrent clients × ${OBJECTS} objects of mixed sizes: 0 lost, 0 corrupted, server memory bounded`, { timeout: TIMEOUT }, async () => {
   const fdsBefore = openFds();
   await serverRss();
   idleRss = await serverRss();
@@ -168,11 +174,14 @@ test(`${CLIENTS} concurrent clients × ${OBJECTS} objects of mixed sizes: 0 lost
     process.stdout.write(
       `# load: ${CLIENTS} clients × ${OBJECTS} objects, ${(bytesWritten / MIB).toFixed(1)} MiB written, ` +
         `${(bytesVerified / MIB).toFixed(1)} MiB verified in ${seconds.toFixed(1)} s; lost ${lost.length}, corrupted ${corrupted.length}; ` +
-        `server RSS idle ${(idleRss / MIB).toFixed(0)} MiB, peak ${(peakRss / MIB).toFixed(0)} MiB\n`,
+        `server RSS idle ${(idleRss / MIB).toFixed(0)} MiB, peak ${(peakRss / MIB).toFixed(0)} MiB ` +
+        `(growth ${((peakRss - idleRss) / MIB).toFixed(0)} MiB, bound ${RSS_GROWTH_BOUND / MIB} MiB)\n`,
     );
     assert.deepEqual(lost, [], '0 lost');
     assert.deepEqual(corrupted, [], '0 corrupted');
     assert.equal(bytesVerified, bytesWritten);
+    // The bound only tells a streaming server from a buffering one while more than it goes through the server.
+    assert.ok(bytesWritten > RSS_GROWTH_BOUND, `${(bytesWritten / MIB).toFixed(0)} MiB written: not more than the ${RSS_GROWTH_BOUND / MIB} MiB bound`);
     assert.ok(peakRss - idleRss < RSS_GROWTH_BOUND, `server RSS grew by ${((peakRss - idleRss) / MIB).toFixed(0)} MiB (bound ${RSS_GROWTH_BOUND / MIB} MiB)`);
   } finally {
     state.sampling = false;

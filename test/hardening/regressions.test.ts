@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runClient, seededBytes, startFaultHarness, type FaultHarness, type RunClient } from './support.js';
+import { ProcessTrap, runClient, seededBytes, startFaultHarness, type FaultHarness, type RunClient } from './support.js';
 
 let h: FaultHarness;
 let c: RunClient;
@@ -41,4 +41,26 @@ test('a transient 5xx or reset on the HEAD of a resumable download is retried (i
   } finally {
     h.faults.clear();
   }
+});
+
+test('the process trap of the fault suites records uncaught exceptions as well as unhandled rejections (it used to see only rejections), and disarming restores the listeners', () => {
+  const listeners = (): [readonly unknown[], readonly unknown[]] => [process.listeners('uncaughtException'), process.listeners('unhandledRejection')];
+  const prior = listeners();
+  const trap = new ProcessTrap();
+  trap.arm();
+  trap.arm(); // idempotent: one listener per event
+  const [onException, onRejection] = listeners().map((now, i) => now.filter((l) => !(prior[i] ?? []).includes(l)));
+  assert.deepEqual([onException?.length, onRejection?.length], [1, 1]);
+  trap.assertClean('nothing happened yet');
+  // Called directly: a real uncaught exception would also reach node:test's own handler and fail this test.
+  (onException?.[0] as (e: Error) => void)(new Error('thrown in a callback'));
+  (onRejection?.[0] as (r: unknown, p: Promise<unknown>) => void)('rejected', Promise.resolve());
+  assert.equal(trap.problems.length, 2);
+  assert.match(trap.problems[0] ?? '', /^uncaught exception: Error: thrown in a callback/);
+  assert.match(trap.problems[1] ?? '', /^unhandled rejection: rejected$/);
+  assert.throws(() => {
+    trap.assertClean('the suite');
+  }, /the suite: 2 unhandled rejection\(s\) \/ uncaught exception\(s\)/);
+  trap.disarm();
+  assert.deepEqual(listeners(), prior, 'the listeners are as before arm()');
 });

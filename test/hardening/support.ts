@@ -1,8 +1,8 @@
 // Shared machinery of the hardening suites (issue 9): the embedded server with its test-only fault switch
 // (server/CONFORMANCE.md "Fault injection"), one ali-oss client per run whose requests and sockets are counted at its
-// own agent, file-descriptor counting, a process-level unhandled-rejection trap, and a seeded runner that executes
-// runs a few at a time (so the clients' retry backoff sleeps overlap) and reports every failing run with what
-// reproduces it.
+// own agent, file-descriptor counting, a process-level trap for unhandled rejections and uncaught exceptions, a
+// timeout helper, and a seeded runner that executes runs a few at a time (so the clients' retry backoff sleeps
+// overlap) and reports every failing run with what reproduces it.
 import * as http from 'node:http';
 import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -142,18 +142,51 @@ export async function settleFds(baseline: number | undefined, timeoutMs = 3000):
   return now;
 }
 
-/** Collects unhandled rejections and uncaught exceptions from the moment it is armed. */
+/**
+ * Collects unhandled rejections and uncaught exceptions from the moment it is armed until it is disarmed (which
+ * removes exactly its own listeners, leaving the test runner's and anyone else's in place). A suite asserts
+ * {@link ProcessTrap.assertClean} after its runs and once more when it disarms the trap.
+ */
 export class ProcessTrap {
   readonly problems: string[] = [];
+  #armed = false;
   readonly #onRejection = (reason: unknown): void => {
-    this.problems.push(`unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`);
+    this.problems.push(`unhandled rejection: ${describeThrown(reason)}`);
+  };
+  readonly #onException = (error: unknown): void => {
+    this.problems.push(`uncaught exception: ${describeThrown(error)}`);
   };
   arm(): void {
+    if (this.#armed) return;
+    this.#armed = true;
     process.on('unhandledRejection', this.#onRejection);
+    process.on('uncaughtException', this.#onException);
   }
   disarm(): void {
+    if (!this.#armed) return;
+    this.#armed = false;
     process.off('unhandledRejection', this.#onRejection);
+    process.off('uncaughtException', this.#onException);
   }
+  /** Fails when anything was trapped so far. */
+  assertClean(what: string): void {
+    if (this.problems.length > 0) {
+      throw new Error(`${what}: ${this.problems.length} unhandled rejection(s) / uncaught exception(s):\n${this.problems.slice(0, 5).join('\n\n')}`);
+    }
+  }
+}
+
+function describeThrown(value: unknown): string {
+  return value instanceof Error ? (value.stack ?? value.message) : String(value);
+}
+
+/**
+ * A node:test `timeout` for a step of a seeded suite: `defaultMs` (set from the step's measured duration at the
+ * default run count, with a wide margin for a loaded 2-core CI machine) scaled by how many more runs this
+ * invocation makes (`SLOW=1`). A hung run then fails its test instead of stalling the whole `npm test`.
+ */
+export function timeoutFor(defaultMs: number, runs: number, defaultRuns: number): number {
+  return Math.ceil(defaultMs * Math.max(1, runs / defaultRuns));
 }
 
 /** Counters a suite reports (printed at its end, checked to be non-trivial). */
@@ -173,34 +206,45 @@ export function newCounters(): SuiteCounters {
 
 /**
  * Runs `runs` seeded runs, `concurrency` at a time, and fails with every failing run's seed, index and error. Each
- * run gets its index and its seed (`BASE_SEED + index`).
+ * run gets its index and its seed (`BASE_SEED + index`). With `window`, the runs go in windows of that many, and
+ * `between` is awaited after each window (all its runs finished): the place for checks that need a quiet process,
+ * such as counting descriptors.
  */
 export async function runSeeded(
   suite: string,
   runs: number,
   concurrency: number,
   run: (index: number, seed: number) => Promise<void>,
+  windows?: { readonly window: number; readonly between: (doneRuns: number) => Promise<void> },
 ): Promise<void> {
-  const indices = [...Array(runs).keys()].filter((i) => ONLY === undefined || ONLY.has(i));
+  const all = [...Array(runs).keys()].filter((i) => ONLY === undefined || ONLY.has(i));
+  const size = windows?.window ?? Math.max(1, all.length);
   const failures: string[] = [];
-  let next = 0;
-  async function worker(): Promise<void> {
-    for (;;) {
-      const i = indices[next++];
-      if (i === undefined) return;
-      try {
-        await run(i, BASE_SEED + i);
-      } catch (e) {
-        failures.push(
-          `${suite} run ${i} (reproduce: HARDENING_SEED=${BASE_SEED} HARDENING_ONLY=${i}): ` +
-            (e instanceof Error ? (e.stack ?? e.message) : String(e)),
-        );
+  for (let w = 0; w < all.length; w += size) {
+    const indices = all.slice(w, w + size);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (;;) {
+        const i = indices[next++];
+        if (i === undefined) return;
+        try {
+          await run(i, BASE_SEED + i);
+        } catch (e) {
+          failures.push(`${suite} run ${i} (reproduce: HARDENING_SEED=${BASE_SEED} HARDENING_ONLY=${i}): ${describeThrown(e)}`);
+        }
       }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, indices.length) }, worker));
+    try {
+      await windows?.between(w + indices.length);
+    } catch (e) {
+      // A check between windows (a leaked descriptor, a trapped rejection) would fail every later window too.
+      failures.push(`${suite}, after runs ${indices[0]}..${indices[indices.length - 1]}: ${describeThrown(e)}`);
+      break;
     }
   }
-  await Promise.all(Array.from({ length: Math.min(concurrency, indices.length) }, worker));
   if (failures.length > 0) {
-    throw new Error(`${failures.length} of ${indices.length} runs failed:\n${failures.slice(0, 5).join('\n\n')}`);
+    throw new Error(`${failures.length} of ${all.length} runs (or checks between them) failed:\n${failures.slice(0, 5).join('\n\n')}`);
   }
 }
 
