@@ -672,7 +672,10 @@ export class EncryptionClient {
 
   /**
    * `put` for a stream (ali-oss's name): chunked unless `options.contentLength` is given.
-   * @throws as {@link EncryptionClient.put}
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT (not a stream or async iterable, empty name, bad signal, a
+   *   client-side-encryption header in `headers`, a chunk that is not bytes, `contentLength` ≠ the bytes streamed),
+   *   ERR_CSE_IO (the stream failed with a non-CseError), ERR_CSE_INTEGRITY (OSS's CRC-64 differs from ours),
+   *   ERR_CSE_KEY_UNUSABLE, ERR_CSE_KMS, ERR_CSE_ABORTED; TransferError (ERR_CSE_TRANSFER)
    */
   async putStream(name: string, stream: Readable | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<PutResult> {
     if (!isAsyncIterable(stream)) {
@@ -718,7 +721,12 @@ export class EncryptionClient {
 
   /**
    * The decrypted object as a stream (ali-oss `getStream`).
-   * @throws as {@link EncryptionClient.get} (body errors arrive on the stream)
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT (empty name, bad signal or `range`, both `range` and a Range header,
+   *   several ranges), ERR_CSE_UNSUPPORTED_OPERATION (`process`), ERR_CSE_RANGE_NOT_SATISFIABLE,
+   *   ERR_CSE_NOT_ENCRYPTED (requireEncrypted), ERR_CSE_ENVELOPE_*, ERR_CSE_LEGACY_NOT_ALLOWED,
+   *   ERR_CSE_NO_MATCHING_KEY, ERR_CSE_ABORTED; TransferError (ERR_CSE_TRANSFER; 404 `NoSuchKey`, …). The key is
+   *   unwrapped before this resolves; afterwards the stream emits `error` with ERR_CSE_INTEGRITY (after the last
+   *   chunk, when a check fails), ERR_CSE_TRANSFER (the connection broke) or ERR_CSE_ABORTED.
    */
   async getStream(name: string, options: GetOptions = {}): Promise<GetStreamResult> {
     const read = await this.#read(name, options);

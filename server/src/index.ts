@@ -94,7 +94,12 @@ export interface RunningServer {
    * only when the server was started with the `faults` option.
    */
   readonly faults?: FaultController;
-  /** Stops listening, drops open connections and releases the data directory. */
+  /**
+   * Stops listening, drops open connections, waits for pending KMS key writes and releases the data directory.
+   * Calling it again returns the same promise.
+   * @throws never: it always resolves. A KMS key write that failed (its caller already got the error) and a lock
+   *   file that cannot be deleted are ignored; the next start takes over a lock whose process is gone.
+   */
   close(): Promise<void>;
 }
 
@@ -125,9 +130,16 @@ function controllerOf(injector: FaultController): FaultController {
  * Starts the server.
  * @param options - address, storage, credentials, buckets
  * @returns the running server
- * @throws Error when neither `dataDir` nor `memory` is given, a bucket name is invalid, the data directory is in use
- *   by another live server, or the address cannot be bound
- * @throws RangeError when the `faults` plan is malformed
+ * @throws Error, before anything is opened: `startServer needs dataDir unless memory is true`; `invalid bucket name
+ *   "…"` for a name in `buckets` that OSS would refuse; `credentials need a non-empty accessKeyId and
+ *   accessKeySecret`
+ * @throws RangeError, before anything is opened, when the `faults` plan is malformed (the message names the field)
+ * @throws Error about the data directory: `data directory … is in use by process N` (another live server holds its
+ *   lock), `could not lock data directory …`, `… is not an oss-cse server data directory of version N`,
+ *   `credentials.json` without the key pair (a `SyntaxError` when it is not JSON), or invalid KMS key state under
+ *   `kms/`; Node's system errors (`code` `EACCES`, `ENOTDIR`, `ENOSPC`, …) when it cannot be created, read or written
+ * @throws Node's system error from `listen` (`code` `EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`, …) when the address
+ *   cannot be bound. Whatever was opened (store, KMS emulator, listener) is closed before any of these is thrown.
  */
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const memory = options.memory === true;

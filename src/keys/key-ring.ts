@@ -53,6 +53,8 @@ export class KeyRing {
   /**
    * @param keys - the keys to decrypt with, in fallback order
    * @param options - the no-match policy
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT when a key's description is not a map of well-formed strings (it could
+   *   never be matched against an object's matdesc)
    */
   constructor(keys: readonly MasterKey[], options: KeyRingOptions = {}) {
     this.keys = [...keys];

@@ -252,12 +252,21 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     return typeof bucket === 'string' && bucket !== '' ? bucket : undefined;
   }
 
-  /** {@inheritDoc ObjectStore.objectUrl} */
+  /**
+   * {@inheritDoc ObjectStore.objectUrl}
+   * @throws no CseError: the URL is built locally, without a request (`ali-oss` itself throws a plain `Error` only if
+   *   its `endpoint` option was replaced by one that does not conform)
+   */
   objectUrl(location: ObjectLocation): string {
     return this.#client._getReqUrl({ bucket: location.bucket, object: location.key });
   }
 
-  /** {@inheritDoc ObjectStore.put} */
+  /**
+   * {@inheritDoc ObjectStore.put}
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT when the bucket or the object key is empty; ERR_CSE_ABORTED when the signal fires; for a stream body that fails, its own CseError
+   *   (e.g. ERR_CSE_INVALID_ARGUMENT or ERR_CSE_INTEGRITY from the encrypting stream), or ERR_CSE_IO for any other
+   *   error; TransferError (ERR_CSE_TRANSFER) for an OSS error answer or a network failure
+   */
   async put(location: ObjectLocation, request: PutRequest, options: CallOptions = {}): Promise<StoreResponse> {
     const what = `PUT ${describe(location)}`;
     const headers: Record<string, string> = { ...request.headers };
@@ -276,7 +285,12 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     return toStoreResponse(result);
   }
 
-  /** {@inheritDoc ObjectStore.get} */
+  /**
+   * {@inheritDoc ObjectStore.get}
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT when the bucket or the object key is empty; ERR_CSE_RANGE_NOT_SATISFIABLE on a 416 (or OSS code `InvalidRange`); ERR_CSE_ABORTED when
+   *   the signal fires before the answer (afterwards the body is destroyed with that error); TransferError
+   *   (ERR_CSE_TRANSFER) for any other status than 200, 206 and 304, or a network failure
+   */
   async get(location: ObjectLocation, request: ReadRequest, options: CallOptions = {}): Promise<GetResponse> {
     const what = `GET ${describe(location)}`;
     const params = this.#base('GET', location, { ...request.headers }, options, ANY_STATUS, request.query);
@@ -296,23 +310,38 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     return { status: result.status, headers, requestId: headers[OssHeader.REQUEST_ID], res: { status: result.status, headers }, body };
   }
 
-  /** {@inheritDoc ObjectStore.head} */
+  /**
+   * {@inheritDoc ObjectStore.head}
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT when the bucket or the object key is empty; ERR_CSE_ABORTED when the signal fires; TransferError (ERR_CSE_TRANSFER) for any other
+   *   status than 200 and 304 (404 has `ossCode` `NoSuchKey`) or a network failure
+   */
   async head(location: ObjectLocation, request: ReadRequest, options: CallOptions = {}): Promise<StoreResponse> {
     const what = `HEAD ${describe(location)}`;
     const params = this.#base('HEAD', location, { ...request.headers }, options, [200, 304], request.query);
     return toStoreResponse(await this.#call(what, location, options, params));
   }
 
-  /** {@inheritDoc ObjectStore.delete} */
+  /**
+   * {@inheritDoc ObjectStore.delete}
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT when the bucket or the object key is empty; ERR_CSE_ABORTED when the
+   *   signal fires; TransferError (ERR_CSE_TRANSFER) for an OSS error answer or a network failure
+   */
   async delete(location: ObjectLocation, options: CallOptions = {}): Promise<StoreResponse> {
     const what = `DELETE ${describe(location)}`;
+    // An empty key makes ali-oss send `DELETE /`, which is DeleteBucket: checked here like every other object call.
+    checkKey(location);
     const result = await this.#viaClient(what, location, options, async (client) =>
       client.delete(location.key, timeoutOption(options)),
     );
     return fromInfo(result.res);
   }
 
-  /** {@inheritDoc ObjectStore.copy} */
+  /**
+   * {@inheritDoc ObjectStore.copy}
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT when the bucket or the key of `source` or `target` is empty;
+   *   ERR_CSE_ABORTED when the signal fires; TransferError (ERR_CSE_TRANSFER) for an OSS error answer (404 `NoSuchKey`
+   *   for a missing source, 412 for a failed copy-source condition, …) or a network failure
+   */
   async copy(
     target: ObjectLocation,
     source: ObjectLocation,
@@ -337,7 +366,11 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     };
   }
 
-  /** {@inheritDoc ObjectStore.listV1} */
+  /**
+   * {@inheritDoc ObjectStore.listV1}
+   * @throws CseError ERR_CSE_ABORTED when the signal fires; TransferError (ERR_CSE_TRANSFER) for an OSS error answer
+   *   (404 `NoSuchBucket`, …) or a network failure, and for an empty bucket name (which `ali-oss` refuses before sending)
+   */
   async listV1(bucket: string, query: ListV1Query, options: CallOptions = {}): Promise<ListV1Page> {
     const location = { bucket, key: '' };
     const q: Record<string, string | number> = {};
@@ -357,7 +390,11 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     };
   }
 
-  /** {@inheritDoc ObjectStore.listV2} */
+  /**
+   * {@inheritDoc ObjectStore.listV2}
+   * @throws CseError ERR_CSE_ABORTED when the signal fires; TransferError (ERR_CSE_TRANSFER) for an OSS error answer
+   *   (404 `NoSuchBucket`, …) or a network failure, and for an empty bucket name (which `ali-oss` refuses before sending)
+   */
   async listV2(bucket: string, query: ListQuery, options: CallOptions = {}): Promise<ListPage> {
     const location = { bucket, key: '' };
     const q: Record<string, string | number | boolean> = {};
@@ -380,7 +417,11 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     };
   }
 
-  /** {@inheritDoc ObjectStore.putBucket} */
+  /**
+   * {@inheritDoc ObjectStore.putBucket}
+   * @throws CseError ERR_CSE_ABORTED when the signal fires; TransferError (ERR_CSE_TRANSFER) for an OSS error answer
+   *   (409 `BucketAlreadyExists`, …) or a network failure, and for a bucket name `ali-oss` refuses before sending
+   */
   async putBucket(bucket: string, options: CallOptions = {}): Promise<StoreResponse> {
     const location = { bucket, key: '' };
     const result = await this.#viaClient(`PUT bucket ${bucket}`, location, options, async (client) =>
@@ -389,7 +430,11 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     return fromInfo(result.res);
   }
 
-  /** {@inheritDoc MultipartStore.initiateMultipartUpload} */
+  /**
+   * {@inheritDoc MultipartStore.initiateMultipartUpload}
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT when the bucket or the object key is empty; ERR_CSE_ABORTED when the signal fires; TransferError (ERR_CSE_TRANSFER) for an OSS error
+   *   answer, a network failure, or an answer without an `UploadId`
+   */
   async initiateMultipartUpload(location: ObjectLocation, request: InitiateRequest, options: CallOptions = {}): Promise<InitiateResponse> {
     const what = `InitiateMultipartUpload ${describe(location)}`;
     const params = this.#base('POST', location, { ...request.headers }, options, [200], { uploads: '' });
@@ -403,7 +448,13 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     return { ...toStoreResponse(result), uploadId };
   }
 
-  /** {@inheritDoc MultipartStore.uploadPart} */
+  /**
+   * {@inheritDoc MultipartStore.uploadPart}
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT when the bucket or the object key is empty, or a stream body comes without its length; ERR_CSE_ABORTED when the signal fires; for a
+   *   stream body that fails, its own CseError (e.g. ERR_CSE_INTEGRITY from the encrypting stream), or ERR_CSE_IO for
+   *   any other error; TransferError (ERR_CSE_TRANSFER) for an OSS error answer (404 `NoSuchUpload`, 400
+   *   `InvalidEncryptionRequest`, …), a network failure, or an answer without an ETag
+   */
   async uploadPart(location: ObjectLocation, request: UploadPartRequest, options: CallOptions = {}): Promise<UploadPartResponse> {
     const what = `UploadPart ${request.partNumber} of ${describe(location)}`;
     const headers: Record<string, string> = { ...request.headers };
@@ -437,7 +488,11 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     return { ...response, etag };
   }
 
-  /** {@inheritDoc MultipartStore.completeMultipartUpload} */
+  /**
+   * {@inheritDoc MultipartStore.completeMultipartUpload}
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT when the bucket or the object key is empty; ERR_CSE_ABORTED when the signal fires; TransferError (ERR_CSE_TRANSFER) for an OSS error
+   *   answer (404 `NoSuchUpload`, 400 `InvalidPart`, `InvalidPartOrder`, …) or a network failure
+   */
   async completeMultipartUpload(
     location: ObjectLocation,
     uploadId: string,
@@ -460,14 +515,22 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     return { ...response, etag: response.headers[OssHeader.ETAG] ?? xmlText(xmlRecord(result.data).ETag) };
   }
 
-  /** {@inheritDoc MultipartStore.abortMultipartUpload} */
+  /**
+   * {@inheritDoc MultipartStore.abortMultipartUpload}
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT when the bucket or the object key is empty; ERR_CSE_ABORTED when the signal fires; TransferError (ERR_CSE_TRANSFER) for an OSS error
+   *   answer (404 `NoSuchUpload`, …) or a network failure
+   */
   async abortMultipartUpload(location: ObjectLocation, uploadId: string, options: CallOptions = {}): Promise<StoreResponse> {
     const what = `AbortMultipartUpload ${describe(location)}`;
     const params = this.#base('DELETE', location, {}, options, [204], { uploadId });
     return toStoreResponse(await this.#call(what, location, options, params));
   }
 
-  /** {@inheritDoc MultipartStore.listParts} */
+  /**
+   * {@inheritDoc MultipartStore.listParts}
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT when the bucket or the object key is empty; ERR_CSE_ABORTED when the signal fires; TransferError (ERR_CSE_TRANSFER) for an OSS error
+   *   answer (404 `NoSuchUpload`, …) or a network failure
+   */
   async listParts(location: ObjectLocation, uploadId: string, query: ListPartsQuery, options: CallOptions = {}): Promise<ListPartsPage> {
     const what = `ListParts ${describe(location)}`;
     const params = this.#base('GET', location, {}, options, [200], { uploadId });
@@ -506,7 +569,11 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     };
   }
 
-  /** {@inheritDoc MultipartStore.listMultipartUploads} */
+  /**
+   * {@inheritDoc MultipartStore.listMultipartUploads}
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT when `bucket` is empty; ERR_CSE_ABORTED when the signal fires;
+   *   TransferError (ERR_CSE_TRANSFER) for an OSS error answer (404 `NoSuchBucket`, …) or a network failure
+   */
   async listMultipartUploads(bucket: string, query: ListUploadsQuery, options: CallOptions = {}): Promise<ListUploadsPage> {
     const location = { bucket, key: '' };
     const what = `ListMultipartUploads oss://${bucket}/${query.prefix ?? ''}`;

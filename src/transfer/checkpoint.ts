@@ -123,7 +123,8 @@ export interface CheckpointStore<T> {
   readonly description: string;
   /**
    * The saved record, or `undefined` when there is none.
-   * @throws CseError ERR_CSE_MULTIPART when the record is unreadable or not a checkpoint of this kind and version
+   * @throws CseError ERR_CSE_IO when the record exists but cannot be read; ERR_CSE_MULTIPART when it is corrupt (not
+   *   JSON) or not a checkpoint of this kind and version
    */
   load(): Promise<T | undefined>;
   /** Saves the record, replacing the previous one. @throws CseError ERR_CSE_IO */
@@ -135,6 +136,8 @@ export interface CheckpointStore<T> {
 /**
  * `$OSS_CSE_HOME/checkpoints` (`OSS_CSE_HOME` defaults to `~/.oss-cse`).
  * @param env - the environment to read `OSS_CSE_HOME` from (default `process.env`)
+ * @throws no CseError; only Node's `SystemError` from `os.homedir()` when `OSS_CSE_HOME` is unset and the home
+ *   directory cannot be determined (no `HOME` and no passwd entry)
  */
 export function defaultCheckpointDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
   const home = env[HOME_ENV];
@@ -150,6 +153,7 @@ export function defaultCheckpointDir(env: Readonly<Record<string, string | undef
  * @param key - object key
  * @param localPath - the source (upload) or target (download) file
  * @param dir - the checkpoint directory (default {@link defaultCheckpointDir})
+ * @throws no CseError; without `dir`, what {@link defaultCheckpointDir} throws
  */
 export function defaultCheckpointPath(
   kind: 'upload' | 'download',
@@ -190,7 +194,12 @@ export class FileCheckpointStore<T> implements CheckpointStore<T> {
     return this.path;
   }
 
-  /** {@inheritDoc CheckpointStore.load} */
+  /**
+   * {@inheritDoc CheckpointStore.load}
+   * @throws CseError ERR_CSE_IO when the file exists but cannot be read (permissions, a directory, …);
+   *   ERR_CSE_MULTIPART when it is not JSON; and whatever `parse` throws for a record of the wrong kind, version or
+   *   shape (ERR_CSE_MULTIPART from {@link parseUploadCheckpoint} and {@link parseDownloadCheckpoint})
+   */
   async load(): Promise<T | undefined> {
     let text: string;
     try {
@@ -208,7 +217,11 @@ export class FileCheckpointStore<T> implements CheckpointStore<T> {
     return this.#parse(value, this.path);
   }
 
-  /** {@inheritDoc CheckpointStore.save} */
+  /**
+   * {@inheritDoc CheckpointStore.save}
+   * @throws CseError ERR_CSE_IO when the directory cannot be created, or the record cannot be serialised, written,
+   *   synced or renamed into place (the temporary file is removed and the previous record is left as it was)
+   */
   async save(checkpoint: T): Promise<void> {
     const dir = dirname(this.path);
     const temp = join(dir, `.${basename(this.path)}.${randomBytes(6).toString('hex')}.tmp`);
@@ -228,7 +241,10 @@ export class FileCheckpointStore<T> implements CheckpointStore<T> {
     }
   }
 
-  /** {@inheritDoc CheckpointStore.remove} */
+  /**
+   * {@inheritDoc CheckpointStore.remove}
+   * @throws CseError ERR_CSE_IO when the file exists but cannot be deleted (a missing file is not an error)
+   */
   async remove(): Promise<void> {
     try {
       await rm(this.path, { force: true });

@@ -53,7 +53,8 @@ export class Crc64Joiner {
    * @param crcA - CRC of the first block (0 for "nothing yet")
    * @param crcB - CRC of the second block
    * @param lengthB - byte length of the second block
-   * @throws RangeError when `lengthB` is not a non-negative safe integer
+   * @throws RangeError `expected a byte length, got …` when `lengthB` is not a non-negative safe integer (the CRCs
+   *   are not checked, as in `crc64Combine`)
    */
   join(crcA: bigint, crcB: bigint, lengthB: number): bigint {
     if (!Number.isSafeInteger(lengthB) || lengthB < 0) throw new RangeError(`expected a byte length, got ${String(lengthB)}`);
@@ -64,6 +65,8 @@ export class Crc64Joiner {
   /**
    * The CRC of a sequence of blocks, in order.
    * @param blocks - each block's CRC and length
+   * @throws RangeError `expected a byte length, got …` as {@link Crc64Joiner.join}, for the first block whose `size`
+   *   is not a non-negative safe integer
    */
   joinAll(blocks: Iterable<{ readonly crc64: bigint; readonly size: number }>): bigint {
     let crc = 0n;

@@ -67,6 +67,8 @@ export class Crc64 {
    * Adds bytes.
    * @param data - the next bytes
    * @returns this, for chaining
+   * @throws TypeError `expected a Uint8Array` when `data` is not a `Uint8Array` (a `Buffer` is one); the state is
+   *   unchanged
    */
   update(data: Uint8Array): this {
     if (!(data instanceof Uint8Array)) throw new TypeError('expected a Uint8Array');
@@ -145,6 +147,7 @@ export class Crc64 {
  * CRC-64/ECMA-182 of `data` (OSS flavour).
  * @param data - the bytes
  * @returns the CRC as an unsigned 64-bit `bigint`
+ * @throws TypeError `expected a Uint8Array` when `data` is not a `Uint8Array` (a `Buffer` is one)
  */
 export function crc64(data: Uint8Array): bigint {
   return new Crc64().update(data).digest();
@@ -174,7 +177,10 @@ function matrixSquare(matrix: readonly bigint[]): bigint[] {
  * @param crcB - CRC of the second block
  * @param lengthB - byte length of the second block (a non-negative safe integer)
  * @returns the CRC of both blocks in order
- * @throws RangeError when `lengthB` is not a non-negative safe integer or a CRC is outside 0..2^64−1
+ * @throws RangeError `expected a byte length, got …` when `lengthB` is not a non-negative safe integer (checked
+ *   first); RangeError `expected 64-bit unsigned CRCs` when `crcA` or `crcB` is below 0 or above 2^64−1. Nothing
+ *   else: the CRCs are not type-checked, so a `number` where a `bigint` belongs fails with the engine's `TypeError`
+ *   about mixing BigInt and other types (or, with `lengthB` 0, `crcA` comes back as given).
  */
 export function crc64Combine(crcA: bigint, crcB: bigint, lengthB: number): bigint {
   if (!Number.isSafeInteger(lengthB) || lengthB < 0) throw new RangeError(`expected a byte length, got ${String(lengthB)}`);

@@ -156,7 +156,8 @@ export interface MultipartStore {
   initiateMultipartUpload(location: ObjectLocation, request: InitiateRequest, options?: CallOptions): Promise<InitiateResponse>;
   /**
    * UploadPart. The response's `x-oss-hash-crc64ecma`, when sent, is in `headers` for the caller to check.
-   * @throws TransferError (404 `NoSuchUpload`, 400 `InvalidEncryptionRequest`, …); CseError ERR_CSE_ABORTED
+   * @throws TransferError (404 `NoSuchUpload`, 400 `InvalidEncryptionRequest`, …); CseError ERR_CSE_ABORTED; for a
+   *   stream body that fails, its own CseError, or ERR_CSE_IO for any other error
    */
   uploadPart(location: ObjectLocation, request: UploadPartRequest, options?: CallOptions): Promise<UploadPartResponse>;
   /**

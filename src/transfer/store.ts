@@ -210,7 +210,8 @@ export interface ObjectStore {
   objectUrl(location: ObjectLocation): string;
   /**
    * PutObject. When the response carries `x-oss-hash-crc64ecma`, it is returned in `headers` for the caller to check.
-   * @throws TransferError on an OSS or network failure; CseError ERR_CSE_ABORTED
+   * @throws TransferError on an OSS or network failure; CseError ERR_CSE_ABORTED; for a stream body that fails, its
+   *   own CseError, or ERR_CSE_IO for any other error
    */
   put(location: ObjectLocation, request: PutRequest, options?: CallOptions): Promise<StoreResponse>;
   /**

@@ -271,6 +271,16 @@ describe('OSS errors and refused operations', () => {
     await assert.rejects(client.put('x', join(dir, 'does-not-exist')), { code: 'ERR_CSE_IO' });
     await assert.rejects(client.get('x', { signal: 'no' as unknown as AbortSignal }), { code: 'ERR_CSE_INVALID_ARGUMENT' });
   });
+
+  test('the exported store refuses an empty key on DELETE: it never becomes a DeleteBucket of an empty bucket', async () => {
+    await h.oss.putBucket('store-empty-delete');
+    const store = new AliOssStore(h.oss);
+    for (const key of ['', '/', '//']) {
+      await assert.rejects(store.delete({ bucket: 'store-empty-delete', key }), { code: 'ERR_CSE_INVALID_ARGUMENT' });
+    }
+    const page = await store.listV2('store-empty-delete', {});
+    assert.equal(page.objects.length, 0, 'the bucket still exists and answers a listing');
+  });
 });
 
 describe('AbortSignal', () => {

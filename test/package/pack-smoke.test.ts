@@ -2,7 +2,7 @@
 //
 // 1. `npm pack --ignore-scripts` (dist/ was built by `npm test`'s build step; packing must not rebuild it while other
 //    test files import it) and a check of the file list: runtime code, types, bin and docs; no tests, vectors,
-//    bench, examples, sources or source maps.
+//    bench, examples, sources or source maps, and no file pointing at a map (`//# sourceMappingURL=`).
 // 2. "Install" into a scratch project OFFLINE: the tarball is extracted to node_modules/oss-cse and each of its
 //    dependencies (and the optional KMS peer) is a symlink to the copy `npm ci` installed in this repository. Node
 //    resolves the dependencies' own dependencies from their real paths, so the whole tree is found without any
@@ -183,6 +183,10 @@ describe('the packed tarball, installed offline in a scratch project', () => {
     const unwanted = paths.filter((p) => /^(test|bench|examples|scripts|src|\.tmp|\.ci|docs)\/|\.map$|\.ts$(?<!\.d\.ts)|\.tsbuildinfo$/.test(p));
     assert.deepEqual(unwanted, []);
     assert.ok(paths.every((p) => !p.startsWith('dist/') || p.endsWith('.js') || p.endsWith('.d.ts')), 'dist/ ships .js and .d.ts only');
+    // No map ships, so no file may point at one (tsconfig.build.json: no sourceMap, no declarationMap).
+    const installed = join(project, 'node_modules', pkg.name);
+    const pointing = paths.filter((p) => /^\/\/# sourceMappingURL=/m.test(readFileSync(join(installed, p), 'utf8')));
+    assert.deepEqual(pointing, [], 'shipped files with a sourceMappingURL comment');
     // Budget: the whole library, server and CLI in well under a megabyte.
     assert.ok(packed.size < 600_000, `tarball is ${packed.size} bytes`);
     console.log(`tarball ${packed.filename}: ${packed.size} bytes packed, ${packed.unpackedSize} unpacked, ${packed.entryCount} files`);
