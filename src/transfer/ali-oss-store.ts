@@ -817,6 +817,16 @@ function checkKey(location: ObjectLocation): void {
   if (typeof location.key !== 'string' || location.key.replace(/^\/+/, '') === '') {
     throw new CseError(ErrorCode.INVALID_ARGUMENT, `expected a non-empty object key, got ${JSON.stringify(location.key)}`);
   }
+  // ali-oss builds the request URL with WHATWG rules, which resolve `.` and `..` segments: `a/../b` is sent as `/b`,
+  // `x/..` as `/` (the bucket itself: a DELETE would be DeleteBucket). OSS allows such keys, but through ali-oss the
+  // request would reach another resource, so they are refused before anything is sent.
+  if (location.key.split('/').some((segment) => segment === '.' || segment === '..')) {
+    throw new CseError(
+      ErrorCode.INVALID_ARGUMENT,
+      `object key ${JSON.stringify(location.key)} has a "." or ".." path segment: ali-oss would resolve it and address another object`,
+      { object: location.key },
+    );
+  }
 }
 
 /** Lower-case names, single string values. */

@@ -11,7 +11,7 @@ import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'n
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import type * as http from 'node:http';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { CseError, ErrorCode, type CseErrorCode } from '../../src/errors.js';
 import { V1Header, V2Header, WrapAlgorithm } from '../../src/format/headers.js';
@@ -178,36 +178,29 @@ function takeMultipart(failPart: number): (req: http.IncomingMessage, res: http.
   };
 }
 
-/** A resumable download of CLIMBING_KEY, interrupted at its third range: where its checkpoint and temporary file are. */
-async function interruptedDownload(): Promise<unknown> {
+/**
+ * A resumable download of CLIMBING_KEY: refused before any request (ali-oss resolves dot segments, so the request
+ * would address `/escape`); nothing is written, no checkpoint is created. Its checkpoint path, had it run, is still
+ * inside the checkpoint directory (the file name is a digest, the key is data).
+ */
+async function climbingDownload(): Promise<unknown> {
   const root = await mkdtemp(join(dir, 'dl-'));
   const work = join(root, 'work');
   const cpDir = join(root, 'checkpoints');
   await mkdir(work);
   const target = join(work, 'out.bin');
   const checkpoint = defaultCheckpointPath('download', 'hostile', CLIMBING_KEY, target, cpDir);
-  hostile.handler = serveSealed(2048);
-  const options = { checkpoint, partSize: 1024, parallel: 1, retries: 0 };
-  return thenCheck(hostile.client.resumableDownload(CLIMBING_KEY, target, options), async () => {
-    assert.equal(dirname(checkpoint), cpDir);
-    assert.deepEqual(await readdir(root), ['checkpoints', 'work'], 'nothing beside the two directories');
-    assert.deepEqual(await readdir(cpDir), [basename(checkpoint)]);
-    const temp = await readdir(work);
-    assert.equal(temp.length, 1);
-    assert.match(temp[0] ?? '', /^\.out\.bin\.[0-9a-f]{12}\.oss-cse-download$/, 'only the temporary file, beside the target');
-    const saved = JSON.parse(await readFile(checkpoint, 'utf8')) as { key: string; target: string; tempFile: string };
-    assert.deepEqual([saved.key, saved.target, saved.tempFile], [CLIMBING_KEY, target, temp[0]], 'the key is recorded as data, not as a path');
-    // And it resumes from there: the file is whole, the checkpoint and the temporary file are gone.
-    hostile.handler = serveSealed();
-    assert.equal((await hostile.client.resumableDownload(CLIMBING_KEY, target, options)).resumed, true);
-    assert.ok((await readFile(target)).equals(plaintext));
-    assert.deepEqual(await tree(root), ['checkpoints', 'work', 'work/out.bin']);
-    hostile.handler = serveSealed(2048); // the error the case expects is the first call's
+  assert.equal(dirname(checkpoint), cpDir);
+  hostile.handler = serveSealed();
+  const before = hostile.seen.length;
+  return thenCheck(hostile.client.resumableDownload(CLIMBING_KEY, target, { checkpoint, partSize: 1024, parallel: 1, retries: 0 }), async () => {
+    assert.equal(hostile.seen.length, before, 'no request was sent');
+    assert.deepEqual(await tree(root), ['work'], 'no file, no temporary file, no checkpoint');
   });
 }
 
-/** A multipart upload to CLIMBING_KEY, interrupted at its second part: where its checkpoint is. */
-async function interruptedUpload(): Promise<unknown> {
+/** A multipart upload to CLIMBING_KEY: refused before Initiate; no checkpoint; its checkpoint path stays in its directory. */
+async function climbingUpload(): Promise<unknown> {
   const root = await mkdtemp(join(dir, 'up-'));
   const work = join(root, 'work');
   const cpDir = join(root, 'checkpoints');
@@ -215,13 +208,21 @@ async function interruptedUpload(): Promise<unknown> {
   const source = join(work, 'src.bin');
   await writeFile(source, randomBytes(300_000));
   const checkpoint = defaultCheckpointPath('upload', 'hostile', CLIMBING_KEY, source, cpDir);
+  assert.equal(dirname(checkpoint), cpDir);
   hostile.handler = takeMultipart(2);
-  const options = { checkpoint, partSize: 102_400, parallel: 1, retries: 0, checkpointIntervalMs: 0 };
-  return thenCheck(hostile.client.multipartUpload(CLIMBING_KEY, source, options), async () => {
-    assert.equal(dirname(checkpoint), cpDir);
-    assert.deepEqual(await tree(root), ['checkpoints', `checkpoints/${basename(checkpoint)}`, 'work', 'work/src.bin']);
-    const saved = JSON.parse(await readFile(checkpoint, 'utf8')) as { key: string; uploadId: string; source: { path: string } };
-    assert.deepEqual([saved.key, saved.uploadId, saved.source.path], [CLIMBING_KEY, 'UP1', source]);
+  const before = hostile.seen.length;
+  return thenCheck(hostile.client.multipartUpload(CLIMBING_KEY, source, { checkpoint, partSize: 102_400, parallel: 1, retries: 0 }), async () => {
+    assert.equal(hostile.seen.length, before, 'no request was sent');
+    assert.deepEqual(await tree(root), ['work', 'work/src.bin']);
+  });
+}
+
+/** Deleting `x/..` (which ali-oss would send as `DELETE /`, a DeleteBucket): refused before any request. */
+async function dotDotDelete(): Promise<unknown> {
+  const before = hostile.seen.length;
+  return thenCheck(hostile.client.delete('x/..'), async () => {
+    assert.equal(hostile.seen.length, before, 'no request was sent');
+    await Promise.resolve();
   });
 }
 
@@ -353,13 +354,15 @@ const CASES: readonly { readonly name: string; readonly code: CseErrorCode | typ
   { name: 'an encrypted private key without its passphrase', code: ErrorCode.INVALID_KEY, run: async () => loadRsaKeyFile(await keysFile('enc.pem', other.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }).toString())) },
   { name: 'a truncated private key PEM', code: ErrorCode.INVALID_KEY, run: async () => loadRsaKeyFile(await keysFile('cut.pem', vectorKeys.privatePkcs8().slice(0, 400) + '\n-----END PRIVATE KEY-----\n')) },
   // --- names with `..` segments or separators: an object key chosen by whoever writes the bucket, a keys file entry
-  { name: 'resumable download of object key ../../escape, interrupted: checkpoint in its directory, temporary file beside the target, resumes', code: ErrorCode.TRANSFER, run: interruptedDownload },
-  { name: 'multipart upload to object key ../../escape, interrupted: its checkpoint is in the checkpoint directory', code: ErrorCode.MULTIPART, run: interruptedUpload },
-  { name: 'CLI get oss://bucket/../x into a directory: the file is DIR/x', code: WORKS, run: async () => cliGetInto('../x', [], landedInside('x')) },
-  { name: 'CLI get oss://bucket/d/../../up into a directory, parallel with --resume: the file is DIR/up', code: WORKS, run: async () => cliGetInto('d/../../up', ['--resume'], landedInside('up')) },
-  { name: 'CLI get of key a/.. into a directory (resolves to its parent, a directory): nothing written anywhere', code: ErrorCode.IO, run: async () => cliGetInto('a/..', [], nothingWritten) },
-  { name: 'CLI get of key a/.. into a directory, parallel with --resume: nothing written, no checkpoint left', code: ErrorCode.IO, run: async () => cliGetInto('a/..', ['--resume'], nothingWritten) },
-  { name: 'CLI get of key a/. into a directory (resolves to the directory itself): nothing written', code: ErrorCode.IO, run: async () => cliGetInto('a/.', [], nothingWritten) },
+  { name: 'resumable download of object key ../../escape: refused before any request, nothing written', code: ErrorCode.INVALID_ARGUMENT, run: climbingDownload },
+  { name: 'multipart upload to object key ../../escape: refused before Initiate, no checkpoint', code: ErrorCode.INVALID_ARGUMENT, run: climbingUpload },
+  { name: 'delete of object key x/.. (ali-oss would send DELETE /, a DeleteBucket): refused, nothing sent', code: ErrorCode.INVALID_ARGUMENT, run: dotDotDelete },
+  { name: 'CLI get oss://bucket/../x into a directory: refused, nothing written', code: ErrorCode.INVALID_ARGUMENT, run: async () => cliGetInto('../x', [], nothingWritten) },
+  { name: 'CLI get oss://bucket/d/../../up into a directory, parallel with --resume: refused, nothing written, no checkpoint', code: ErrorCode.INVALID_ARGUMENT, run: async () => cliGetInto('d/../../up', ['--resume'], nothingWritten) },
+  { name: 'CLI get of key a/.. into a directory: refused, nothing written anywhere', code: ErrorCode.INVALID_ARGUMENT, run: async () => cliGetInto('a/..', [], nothingWritten) },
+  { name: 'CLI get of key a/.. into a directory, parallel with --resume: refused, nothing written, no checkpoint left', code: ErrorCode.INVALID_ARGUMENT, run: async () => cliGetInto('a/..', ['--resume'], nothingWritten) },
+  { name: 'CLI get of key a/. into a directory: refused, nothing written', code: ErrorCode.INVALID_ARGUMENT, run: async () => cliGetInto('a/.', [], nothingWritten) },
+  { name: 'CLI get of key deep/path/x into a directory (the control case): the file is DIR/x, nothing else', code: WORKS, run: async () => cliGetInto('deep/path/x', [], landedInside('x')) },
   {
     // Keys file entries have no name: an unknown "name" field is ignored, and a key's display name comes from its
     // material (rsa-BITS:fingerprint), never from the file.
