@@ -9,30 +9,26 @@
 // - no socket stays in use after the call; no descriptor leaks and no rejection or exception goes unhandled, checked
 //   after every batch and at the end of each suite;
 // - every step has a node:test timeout (about 8–10× its measured duration), so a hung run fails instead of stalling.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FaultKind, FaultPlan } from '../../server/src/index.js';
+import type { FaultPlan } from '../../server/src/index.js';
 import { isCseError } from '../../src/errors.js';
 import { MultipartUploadError } from '../../src/transfer/multipart-upload.js';
 import {
   BASE_SEED,
   ONLY,
   SLOW,
-  ProcessTrap,
   between,
+  faultSuite,
   newCounters,
   objectExists,
-  openFds,
   report,
   rng,
   runClient,
   seededBytes,
-  settleFds,
-  startFaultHarness,
   timeoutFor,
-  type FaultHarness,
   type RunClient,
   type SuiteCounters,
 } from './support.js';
@@ -48,53 +44,7 @@ const MAX_RETRIES = 2;
  */
 const TEST_TIMEOUT = timeoutFor(60_000, RUNS, 100);
 const HOOK_TIMEOUT = timeoutFor(20_000, RUNS, 100);
-let h: FaultHarness;
-let verify: RunClient;
-const trap = new ProcessTrap();
-let fdBaseline: number | undefined;
-
-before(
-  async () => {
-    h = await startFaultHarness();
-    verify = runClient(h.server);
-    trap.arm();
-    fdBaseline = openFds();
-  },
-  { timeout: HOOK_TIMEOUT },
-);
-
-after(
-  async () => {
-    trap.disarm();
-    verify.close();
-    await h.close();
-    trap.assertClean('the multipart fault suites');
-  },
-  { timeout: HOOK_TIMEOUT },
-);
-
-function appliedFor(key: string): FaultKind[] {
-  return h.faults
-    .log()
-    .filter((e) => e.key === key && e.applied)
-    .map((e) => e.kind);
-}
-
-async function assertNoSocketInUse(c: RunClient, what: string): Promise<void> {
-  for (let i = 0; i < 50 && c.agent.inUse() > 0; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.equal(c.agent.inUse(), 0, `${what}: a socket is still in use after the call`);
-}
-
-/**
- * Checks that descriptors and the process are clean: after every batch (no run in flight) and at the end of a suite.
- * The verifying client's idle keep-alive sockets are not the runs': they are closed before counting.
- */
-async function assertProcessClean(what: string): Promise<void> {
-  verify.agent.destroy();
-  const now = await settleFds(fdBaseline);
-  if (fdBaseline !== undefined) assert.ok(now !== undefined && now <= fdBaseline, `${what}: ${String(now)} open descriptors, ${fdBaseline} before`);
-  trap.assertClean(what);
-}
+const ctx = faultSuite('the multipart fault suites', HOOK_TIMEOUT);
 
 /** One run: the faulted attempt, then (faults cleared) the retry / resume. Both return whether they succeeded. */
 interface Run {
@@ -113,7 +63,7 @@ async function batches(suite: string, plan: (batchSeed: number) => FaultPlan, ma
     const indices = [...Array(Math.min(BATCH, RUNS - b)).keys()].map((k) => b + k).filter((i) => ONLY === undefined || ONLY.has(i));
     const runs = new Map(indices.map((i) => [i, make(i, BASE_SEED + i)]));
     // The plan's seed is the batch's; the run's key is in every decision, so a run alone meets the same faults.
-    h.faults.set(plan(BASE_SEED + b));
+    ctx.h.faults.set(plan(BASE_SEED + b));
     const failed: number[] = [];
     try {
       await Promise.all(
@@ -126,7 +76,7 @@ async function batches(suite: string, plan: (batchSeed: number) => FaultPlan, ma
         }),
       );
     } finally {
-      h.faults.clear();
+      ctx.h.faults.clear();
     }
     await Promise.all(
       failed.map(async (i) => {
@@ -138,7 +88,7 @@ async function batches(suite: string, plan: (batchSeed: number) => FaultPlan, ma
       }),
     );
     try {
-      await assertProcessClean(`${suite}, after runs ${b}..${b + BATCH - 1}`);
+      await ctx.assertProcessClean(`${suite}, after runs ${b}..${b + BATCH - 1}`);
     } catch (e) {
       // A leaked descriptor or a trapped rejection would fail every later batch too: stop here.
       failures.push(e instanceof Error ? e.message : String(e));
@@ -150,7 +100,7 @@ async function batches(suite: string, plan: (batchSeed: number) => FaultPlan, ma
 
 function tally(c: SuiteCounters, key: string, client: RunClient, ok: boolean): void {
   c.requests += client.agent.requestCount;
-  c.faultsInjected += appliedFor(key).length;
+  c.faultsInjected += ctx.appliedFor(key).length;
   c.runs++;
   if (ok) c.succeeded++;
   else c.failedTyped++;
@@ -160,7 +110,7 @@ describe('multipart upload under faults', () => {
   const counters = newCounters();
 
   test(`${RUNS} seeded multipart uploads: the object is whole or absent, no upload is left, a resumed upload finishes`, { timeout: TEST_TIMEOUT }, async () => {
-    const dir = join(h.dir, 'mpu');
+    const dir = join(ctx.h.dir, 'mpu');
     await mkdir(dir);
     const plan = (seed: number): FaultPlan => ({
       seed,
@@ -190,55 +140,55 @@ describe('multipart upload under faults', () => {
       const checkpoint = join(dir, `cp-${i}.json`);
       const options = { partSize: PART, parallel, retries, ...(useCheckpoint ? { checkpoint } : {}) };
       const check = async (what: string): Promise<void> => {
-        assert.ok(await objectExists(verify.oss, key), `${what}: the object is missing`);
-        const stored = (await verify.client.get(key)).content;
+        assert.ok(await objectExists(ctx.verify.oss, key), `${what}: the object is missing`);
+        const stored = (await ctx.verify.client.get(key)).content;
         assert.ok(stored.equals(data), `${what}: the object differs`);
         counters.bytesVerified += stored.length;
-        assert.deepEqual((await verify.client.listUploads({ prefix: key })).uploads, [], `${what}: an upload is left`);
+        assert.deepEqual((await ctx.verify.client.listUploads({ prefix: key })).uploads, [], `${what}: an upload is left`);
       };
       return {
         first: async () => {
           await writeFile(source, data);
-          const c = runClient(h.server);
+          const c = runClient(ctx.h.server);
           let ok = false;
           try {
             await c.client.multipartUpload(key, useCheckpoint ? source : data, options);
             ok = true;
           } catch (e) {
             assert.ok(isCseError(e) && ['ERR_CSE_MULTIPART', 'ERR_CSE_TRANSFER', 'ERR_CSE_INTEGRITY'].includes(e.code), `failed with ${String(e)}`);
-            const faults = appliedFor(key).join(',');
+            const faults = ctx.appliedFor(key).join(',');
             assert.ok(faults !== '', `failed without any fault: ${String(e)}`);
             // Never partial: either no object, or the whole right one (a Complete that committed and was not answered).
-            if (await objectExists(verify.oss, key)) {
-              const stored = (await verify.client.get(key)).content;
+            if (await objectExists(ctx.verify.oss, key)) {
+              const stored = (await ctx.verify.client.get(key)).content;
               assert.ok(stored.equals(data), `faults ${faults}: a failed upload left a partial or foreign object`);
             }
-            const left = (await verify.client.listUploads({ prefix: key })).uploads;
+            const left = (await ctx.verify.client.listUploads({ prefix: key })).uploads;
             if (!useCheckpoint && e instanceof MultipartUploadError && e.uploadAborted) assert.deepEqual(left, [], `faults ${faults}: aborted, yet listed`);
           } finally {
-            await assertNoSocketInUse(c, key);
+            await ctx.assertNoSocketInUse(c, key);
             c.close();
           }
           // Init, Complete, Abort, a listing and each part: each at most retries + 1 attempts.
           assert.ok(c.agent.requestCount <= (parts + 4) * (retries + 1), `${c.agent.requestCount} requests for ${parts} parts`);
           tally(counters, key, c, ok);
-          if (ok) await check(`faults ${appliedFor(key).join(',') || 'none'}`);
+          if (ok) await check(`faults ${ctx.appliedFor(key).join(',') || 'none'}`);
           return ok;
         },
         again: async () => {
-          const c = runClient(h.server);
+          const c = runClient(ctx.h.server);
           try {
             // With a checkpoint, the same call continues the kept upload; without, it starts over.
             const r2 = await c.client.multipartUpload(key, useCheckpoint ? source : data, options);
             if (r2.resumed) counters.resumed++;
             if (!useCheckpoint) {
               // A failed upload without a checkpoint may only be left when aborting it failed too; clean it like a user.
-              for (const u of (await verify.client.listUploads({ prefix: key })).uploads) {
-                if (u.uploadId !== r2.uploadId) await verify.client.abortMultipartUpload(key, u.uploadId);
+              for (const u of (await ctx.verify.client.listUploads({ prefix: key })).uploads) {
+                if (u.uploadId !== r2.uploadId) await ctx.verify.client.abortMultipartUpload(key, u.uploadId);
               }
             }
           } finally {
-            await assertNoSocketInUse(c, key);
+            await ctx.assertNoSocketInUse(c, key);
             c.close();
           }
           await check('after the faults');
@@ -248,7 +198,7 @@ describe('multipart upload under faults', () => {
     report('multipart upload', counters);
     assert.ok(counters.runs > 0 && counters.faultsInjected > counters.runs / 4 && counters.succeeded > 0 && counters.failedTyped > 0);
     assert.ok(counters.resumed > 0, 'some upload was resumed from its checkpoint');
-    await assertProcessClean('multipart upload');
+    await ctx.assertProcessClean('multipart upload');
   });
 });
 
@@ -261,8 +211,8 @@ describe('resumable download under faults', () => {
       for (let i = 0; i < RUNS; i++) {
         if (ONLY !== undefined && !ONLY.has(i)) continue;
         const data = seededBytes(between(rng(BASE_SEED + i), 1, 3 * PART), BASE_SEED + i);
-        if (data.length > PART) await verify.client.multipartUpload(`dl/${i}`, data, { partSize: PART });
-        else await verify.client.put(`dl/${i}`, data);
+        if (data.length > PART) await ctx.verify.client.multipartUpload(`dl/${i}`, data, { partSize: PART });
+        else await ctx.verify.client.put(`dl/${i}`, data);
         objects.set(i, data);
       }
     },
@@ -288,9 +238,9 @@ describe('resumable download under faults', () => {
       const parts = Math.max(1, Math.ceil(data.length / partSize));
       const retries = between(r, 0, MAX_RETRIES);
       const useCheckpoint = r() < 0.5;
-      const dir = join(h.dir, 'dl', String(i));
+      const dir = join(ctx.h.dir, 'dl', String(i));
       const target = join(dir, 'out.bin');
-      const checkpoint = join(h.dir, 'dl', `cp-${i}.json`);
+      const checkpoint = join(ctx.h.dir, 'dl', `cp-${i}.json`);
       const options = { partSize, parallel: between(r, 1, 4), retries, ...(useCheckpoint ? { checkpoint } : {}) };
       const check = async (what: string): Promise<void> => {
         const got = await readFile(target);
@@ -301,36 +251,36 @@ describe('resumable download under faults', () => {
       return {
         first: async () => {
           await mkdir(dir, { recursive: true });
-          const c = runClient(h.server);
+          const c = runClient(ctx.h.server);
           let ok = false;
           try {
             await c.client.resumableDownload(key, target, options);
             ok = true;
           } catch (e) {
             assert.ok(isCseError(e) && ['ERR_CSE_TRANSFER', 'ERR_CSE_INTEGRITY'].includes(e.code), `failed with ${String(e)}`);
-            const faults = appliedFor(key).join(',');
+            const faults = ctx.appliedFor(key).join(',');
             assert.ok(faults !== '', `failed without any fault: ${String(e)}`);
             const left = await readdir(dir);
             assert.ok(!left.includes('out.bin'), `faults ${faults}: a failed download left a file at the target`);
             if (!useCheckpoint) assert.deepEqual(left, [], `faults ${faults}: files left without a checkpoint`);
             else assert.ok(left.length <= 1, `faults ${faults}: ${left.join(', ')} left`);
           } finally {
-            await assertNoSocketInUse(c, key);
+            await ctx.assertNoSocketInUse(c, key);
             c.close();
           }
           // A HEAD and each range: each at most retries + 1 attempts.
           assert.ok(c.agent.requestCount <= (parts + 1) * (retries + 1), `${c.agent.requestCount} requests for ${parts} ranges`);
           tally(counters, key, c, ok);
-          if (ok) await check(`faults ${appliedFor(key).join(',') || 'none'}`);
+          if (ok) await check(`faults ${ctx.appliedFor(key).join(',') || 'none'}`);
           return ok;
         },
         again: async () => {
-          const c = runClient(h.server);
+          const c = runClient(ctx.h.server);
           try {
             const r2 = await c.client.resumableDownload(key, target, options);
             if (r2.resumed) counters.resumed++;
           } finally {
-            await assertNoSocketInUse(c, key);
+            await ctx.assertNoSocketInUse(c, key);
             c.close();
           }
           await check('after the faults');
@@ -340,6 +290,6 @@ describe('resumable download under faults', () => {
     report('resumable download', counters);
     assert.ok(counters.runs > 0 && counters.faultsInjected > counters.runs / 4 && counters.succeeded > 0 && counters.failedTyped > 0);
     assert.ok(counters.resumed > 0, 'some download was resumed from its checkpoint');
-    await assertProcessClean('resumable download');
+    await ctx.assertProcessClean('resumable download');
   });
 });

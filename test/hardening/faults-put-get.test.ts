@@ -8,7 +8,7 @@
 // - no socket stays in use after the call; no descriptor is leaked and no rejection or exception goes unhandled,
 //   checked every WINDOW runs and at the end of each suite;
 // - every step has a node:test timeout (about 10× its measured duration), so a hung run fails instead of stalling.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,21 +19,16 @@ import { parseRangeHeader, resolveRange } from '../../src/format/range.js';
 import {
   BASE_SEED,
   SLOW,
-  ProcessTrap,
   between,
+  faultSuite,
   newCounters,
   objectExists,
-  openFds,
   report,
   rng,
   runClient,
   runSeeded,
   seededBytes,
-  settleFds,
-  startFaultHarness,
   timeoutFor,
-  type FaultHarness,
-  type RunClient,
   type SuiteCounters,
 } from './support.js';
 
@@ -47,71 +42,23 @@ const WINDOW = 25;
  */
 const TEST_TIMEOUT = timeoutFor(15_000, RUNS, 100);
 const HOOK_TIMEOUT = timeoutFor(10_000, RUNS, 100);
-let h: FaultHarness;
-let verify: RunClient;
-const trap = new ProcessTrap();
-let fdBaseline: number | undefined;
-
-before(
-  async () => {
-    h = await startFaultHarness();
-    verify = runClient(h.server);
-    trap.arm();
-    fdBaseline = openFds();
-  },
-  { timeout: HOOK_TIMEOUT },
-);
-
-after(
-  async () => {
-    trap.disarm();
-    verify.close();
-    await h.close();
-    trap.assertClean('the put/get fault suites');
-  },
-  { timeout: HOOK_TIMEOUT },
-);
-
-/** Faults of this run's object that took effect. */
-function appliedFor(key: string): FaultKind[] {
-  return h.faults
-    .log()
-    .filter((e) => e.key === key && e.applied)
-    .map((e) => e.kind);
-}
-
-/** Waits (briefly) until the run's agent has no socket assigned to a request, and asserts it. */
-async function assertNoSocketInUse(c: RunClient, what: string): Promise<void> {
-  for (let i = 0; i < 50 && c.agent.inUse() > 0; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.equal(c.agent.inUse(), 0, `${what}: a socket is still in use after the call`);
-}
+const ctx = faultSuite('the put/get fault suites', HOOK_TIMEOUT);
 
 /** Server-side request count and the verifying client's, to reconcile with the runs' own counts. */
 function requestMark(): { server: number; verify: number } {
-  return { server: h.faults.stats().requests, verify: verify.agent.requestCount };
+  return { server: ctx.h.faults.stats().requests, verify: ctx.verify.agent.requestCount };
 }
 
 /** Every request the server saw during a suite came from a run's client or the verifier: the bounds are complete. */
 function assertRequestsReconcile(mark: { server: number; verify: number }, counters: SuiteCounters): void {
-  const seen = h.faults.stats().requests - mark.server;
-  assert.equal(seen, counters.requests + (verify.agent.requestCount - mark.verify), 'server-side request count = client-side counts');
-}
-
-/**
- * Checks that descriptors and the process are clean: after every WINDOW runs of a suite (no run in flight) and at
- * its end. The verifying client's idle keep-alive sockets are not the runs': they are closed before counting.
- */
-async function assertProcessClean(what: string): Promise<void> {
-  verify.agent.destroy();
-  const now = await settleFds(fdBaseline);
-  if (fdBaseline !== undefined) assert.ok(now !== undefined && now <= fdBaseline, `${what}: ${String(now)} open descriptors, ${fdBaseline} before`);
-  trap.assertClean(what);
+  const seen = ctx.h.faults.stats().requests - mark.server;
+  assert.equal(seen, counters.requests + (ctx.verify.agent.requestCount - mark.verify), 'server-side request count = client-side counts');
 }
 
 /** runSeeded's windows: the process is checked after every WINDOW runs. */
 const windows = (suite: string): { window: number; between: (done: number) => Promise<void> } => ({
   window: WINDOW,
-  between: async (done) => assertProcessClean(`${suite}, after ${done} runs`),
+  between: async (done) => ctx.assertProcessClean(`${suite}, after ${done} runs`),
 });
 
 function sizeFor(r: () => number): number {
@@ -131,7 +78,7 @@ describe('put under faults', () => {
       // Half the keys already hold an older version: a failed overwrite must leave it intact or replace it whole.
       for (let i = 0; i < RUNS; i += 2) {
         const old = seededBytes(between(rng(BASE_SEED - i), 1, 5000), BASE_SEED - i);
-        await verify.client.put(`put/${i}`, old);
+        await ctx.verify.client.put(`put/${i}`, old);
         existing.set(i, old);
       }
     },
@@ -139,7 +86,7 @@ describe('put under faults', () => {
   );
 
   test(`${RUNS} seeded puts: the object is the new version, the old one, or absent; never partial`, { timeout: TEST_TIMEOUT }, async () => {
-    h.faults.set({
+    ctx.h.faults.set({
       seed: BASE_SEED,
       rules: [
         // Commits, then answers 500 / drops the answer: the object is there although the client saw a failure.
@@ -156,7 +103,7 @@ describe('put under faults', () => {
       },
     });
     const mark = requestMark();
-    const dir = join(h.dir, 'put');
+    const dir = join(ctx.h.dir, 'put');
     await mkdir(dir);
     try {
       await runSeeded('put', RUNS, CONCURRENCY, async (i, seed) => {
@@ -164,7 +111,7 @@ describe('put under faults', () => {
         const key = `put/${i}`;
         const data = seededBytes(sizeFor(r), seed);
         const mode = between(r, 0, 2);
-        const c = runClient(h.server);
+        const c = runClient(ctx.h.server);
         let ok = false;
         try {
           const input =
@@ -175,35 +122,35 @@ describe('put under faults', () => {
         } catch (e) {
           assert.ok(isCseError(e) && ['ERR_CSE_TRANSFER', 'ERR_CSE_INTEGRITY'].includes(e.code), `put failed with ${String(e)}`);
         } finally {
-          await assertNoSocketInUse(c, key);
+          await ctx.assertNoSocketInUse(c, key);
           c.close();
         }
         assert.ok(c.agent.requestCount <= 1, `a put sends one request, sent ${c.agent.requestCount}`);
         counters.requests += c.agent.requestCount;
-        const faultsHere = appliedFor(key);
+        const faultsHere = ctx.appliedFor(key);
         counters.faultsInjected += faultsHere.length;
         counters.runs++;
         if (ok) counters.succeeded++;
         else counters.failedTyped++;
         // What is stored now, read without faults (GetObject is not in the plan).
         const old = existing.get(i);
-        if (!(await objectExists(verify.oss, key))) {
+        if (!(await objectExists(ctx.verify.oss, key))) {
           assert.ok(!ok && old === undefined, `faults ${faultsHere.join(',')}: the object is missing after ${ok ? 'a successful put' : 'a failed overwrite'}`);
           return;
         }
-        const stored = (await verify.client.get(key)).content;
+        const stored = (await ctx.verify.client.get(key)).content;
         counters.bytesVerified += stored.length;
         if (ok) assert.ok(stored.equals(data), `faults ${faultsHere.join(',')}: a successful put stored other bytes`);
         else assert.ok(stored.equals(data) || (old !== undefined && stored.equals(old)), `faults ${faultsHere.join(',')}: a failed put left a partial or foreign object`);
       }, windows('put'));
     } finally {
-      h.faults.clear();
+      ctx.h.faults.clear();
     }
     report('put', counters);
     assertRequestsReconcile(mark, counters);
     assert.equal(counters.runs, RUNS);
     assert.ok(counters.faultsInjected > RUNS / 4 && counters.succeeded > 0 && counters.failedTyped > 0, 'the schedule both failed and spared puts');
-    await assertProcessClean('put');
+    await ctx.assertProcessClean('put');
   });
 });
 
@@ -218,7 +165,7 @@ async function seedObjects(prefix: string, count: number): Promise<Map<number, B
   for (let i = 0; i < count; i++) {
     const seed = BASE_SEED + i;
     const data = seededBytes(sizeFor(rng(seed ^ 0x5bd1e995)), seed);
-    await verify.client.put(`${prefix}${i}`, data);
+    await ctx.verify.client.put(`${prefix}${i}`, data);
     out.set(i, data);
   }
   return out;
@@ -239,17 +186,17 @@ describe('whole get under faults', () => {
 
   test(`${RUNS} seeded gets (memory, file, stream): exact plaintext or a typed error, and no partial file`, { timeout: TEST_TIMEOUT }, async () => {
     const mark = requestMark();
-    h.faults.set({ random: { seed: BASE_SEED, rate: 0.6, keyPrefix: 'get/', operations: ['GetObject'], kinds: READ_KINDS, maxDelayMs: 30 } });
+    ctx.h.faults.set({ random: { seed: BASE_SEED, rate: 0.6, keyPrefix: 'get/', operations: ['GetObject'], kinds: READ_KINDS, maxDelayMs: 30 } });
     try {
       await runSeeded('get', RUNS, CONCURRENCY, async (i, seed) => {
         const r = rng(seed);
         const key = `get/${i}`;
         const data = objects.get(i) ?? assert.fail('seeded');
         const mode = between(r, 0, 2);
-        const dir = join(h.dir, 'get', String(i));
+        const dir = join(ctx.h.dir, 'get', String(i));
         await mkdir(dir, { recursive: true });
         const target = join(dir, 'out.bin');
-        const c = runClient(h.server);
+        const c = runClient(ctx.h.server);
         let got: Buffer | undefined;
         try {
           if (mode === 0) got = (await c.client.get(key)).content;
@@ -265,10 +212,10 @@ describe('whole get under faults', () => {
         } catch (e) {
           assert.ok(isCseError(e) && ['ERR_CSE_TRANSFER', 'ERR_CSE_INTEGRITY'].includes(e.code), `get failed with ${String(e)}`);
         } finally {
-          await assertNoSocketInUse(c, key);
+          await ctx.assertNoSocketInUse(c, key);
           c.close();
         }
-        const faultsHere = appliedFor(key);
+        const faultsHere = ctx.appliedFor(key);
         if (got !== undefined) assert.ok(got.equals(data), `faults ${faultsHere.join(',')}: a get returned other bytes`);
         if (got === undefined && faultsHere.length === 0) assert.fail('a get failed without any fault');
         if (mode === 1) {
@@ -285,13 +232,13 @@ describe('whole get under faults', () => {
         } else counters.failedTyped++;
       }, windows('get'));
     } finally {
-      h.faults.clear();
+      ctx.h.faults.clear();
     }
     report('get', counters);
     assertRequestsReconcile(mark, counters);
     assert.equal(counters.runs, RUNS);
     assert.ok(counters.faultsInjected > RUNS / 4 && counters.succeeded > 0 && counters.failedTyped > 0);
-    await assertProcessClean('get');
+    await ctx.assertProcessClean('get');
   });
 });
 
@@ -320,7 +267,7 @@ describe('ranged get under faults', () => {
 
   test(`${RUNS} seeded ranged gets: the bytes of the range the answer reports, or a typed error`, { timeout: TEST_TIMEOUT }, async () => {
     const mark = requestMark();
-    h.faults.set({
+    ctx.h.faults.set({
       random: { seed: BASE_SEED, rate: 0.6, keyPrefix: 'range/', operations: ['GetObject'], kinds: [...READ_KINDS, 'lying-range'], maxDelayMs: 30 },
     });
     try {
@@ -331,10 +278,10 @@ describe('ranged get under faults', () => {
         const { headers, header, standard } = rangeFor(r, data.length);
         const expected = resolveRange(parseRangeHeader(header), data.length, standard);
         const toFile = r() < 0.3;
-        const dir = join(h.dir, 'range', String(i));
+        const dir = join(ctx.h.dir, 'range', String(i));
         await mkdir(dir, { recursive: true });
         const target = join(dir, 'out.bin');
-        const c = runClient(h.server);
+        const c = runClient(ctx.h.server);
         let got: Buffer | undefined;
         let reported: { start: number; end: number } | undefined;
         let status = 0;
@@ -355,10 +302,10 @@ describe('ranged get under faults', () => {
           assert.ok(isCseError(e) && codes.includes(e.code), `${header}${standard ? ' standard' : ''}: failed with ${String(e)}`);
           if (e.code === 'ERR_CSE_RANGE_NOT_SATISFIABLE') assert.equal(expected.status, 416, `${header}: 416 for a satisfiable range`);
         } finally {
-          await assertNoSocketInUse(c, key);
+          await ctx.assertNoSocketInUse(c, key);
           c.close();
         }
-        const faultsHere = appliedFor(key);
+        const faultsHere = ctx.appliedFor(key);
         const what = `${header}${standard ? ' standard' : ''} on ${data.length} bytes, faults ${faultsHere.join(',') || 'none'}`;
         if (got !== undefined) {
           const slice = reported === undefined ? data : data.subarray(reported.start, reported.end + 1);
@@ -382,13 +329,13 @@ describe('ranged get under faults', () => {
         counters.runs++;
       }, windows('ranged get'));
     } finally {
-      h.faults.clear();
+      ctx.h.faults.clear();
     }
     report('ranged get', counters);
     assertRequestsReconcile(mark, counters);
     assert.equal(counters.runs, RUNS);
     assert.ok(counters.faultsInjected > RUNS / 4 && counters.succeeded > 0 && counters.failedTyped > 0);
-    await assertProcessClean('ranged get');
+    await ctx.assertProcessClean('ranged get');
   });
 });
 

@@ -3,13 +3,15 @@
 // own agent, file-descriptor counting, a process-level trap for unhandled rejections and uncaught exceptions, a
 // timeout helper, and a seeded runner that executes runs a few at a time (so the clients' retry backoff sleeps
 // overlap) and reports every failing run with what reproduces it.
+import assert from 'node:assert/strict';
 import * as http from 'node:http';
+import { after, before } from 'node:test';
 import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OSS from 'ali-oss';
-import { startServer, type RunningServer } from '../../server/src/index.js';
+import { startServer, type FaultKind, type RunningServer } from '../../server/src/index.js';
 import { EncryptionClient } from '../../src/client.js';
 import { RsaMasterKey } from '../../src/keys/rsa.js';
 import { vectorKeys } from '../helpers/vectors.js';
@@ -187,6 +189,82 @@ function describeThrown(value: unknown): string {
  */
 export function timeoutFor(defaultMs: number, runs: number, defaultRuns: number): number {
   return Math.ceil(defaultMs * Math.max(1, runs / defaultRuns));
+}
+
+/**
+ * What a seeded fault suite file shares: the harness, a verifying client, the process trap and the descriptor
+ * baseline, set up in a `before` hook and torn down (trap checked) in an `after` hook that {@link faultSuite} registers.
+ */
+export interface FaultSuite {
+  /** The harness (valid inside tests and hooks). */
+  readonly h: FaultHarness;
+  /** A client of its own for checking what a run left on the server. */
+  readonly verify: RunClient;
+  readonly trap: ProcessTrap;
+  /** Faults that took effect on requests for `key`. */
+  appliedFor(key: string): FaultKind[];
+  /** Waits (briefly) until `c`'s agent has no socket assigned to a request, and asserts it. */
+  assertNoSocketInUse(c: RunClient, what: string): Promise<void>;
+  /**
+   * Checks that descriptors and the process are clean (no run in flight). The verifying client's idle keep-alive
+   * sockets are not the runs': they are closed before counting.
+   */
+  assertProcessClean(what: string): Promise<void>;
+}
+
+/** Registers the suite's `before`/`after` hooks (with `hookTimeout`) and returns its shared state. */
+export function faultSuite(label: string, hookTimeout: number): FaultSuite {
+  let harness: FaultHarness | undefined;
+  let verifier: RunClient | undefined;
+  let fdBaseline: number | undefined;
+  const trap = new ProcessTrap();
+  const ready = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${label}: ${what} used outside the suite's tests`);
+    return value;
+  };
+  before(
+    async () => {
+      harness = await startFaultHarness();
+      verifier = runClient(harness.server);
+      trap.arm();
+      fdBaseline = openFds();
+    },
+    { timeout: hookTimeout },
+  );
+  after(
+    async () => {
+      trap.disarm();
+      verifier?.close();
+      await harness?.close();
+      trap.assertClean(label);
+    },
+    { timeout: hookTimeout },
+  );
+  return {
+    get h() {
+      return ready(harness, 'the harness');
+    },
+    get verify() {
+      return ready(verifier, 'the verifying client');
+    },
+    trap,
+    appliedFor(key) {
+      return ready(harness, 'the harness')
+        .faults.log()
+        .filter((e) => e.key === key && e.applied)
+        .map((e) => e.kind);
+    },
+    async assertNoSocketInUse(c, what) {
+      for (let i = 0; i < 50 && c.agent.inUse() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(c.agent.inUse(), 0, `${what}: a socket is still in use after the call`);
+    },
+    async assertProcessClean(what) {
+      ready(verifier, 'the verifying client').agent.destroy();
+      const now = await settleFds(fdBaseline);
+      if (fdBaseline !== undefined) assert.ok(now !== undefined && now <= fdBaseline, `${what}: ${String(now)} open descriptors, ${fdBaseline} before`);
+      trap.assertClean(what);
+    },
+  };
 }
 
 /** Counters a suite reports (printed at its end, checked to be non-trivial). */
