@@ -368,7 +368,10 @@ export interface MultipartUploadOptions extends PutOptions {
   readonly checkpoint?: CheckpointOption<UploadCheckpoint>;
   /** Continue this upload without a local checkpoint, from ListParts' `ClientEncryption*` fields. */
   readonly uploadId?: string;
-  /** `progress(fraction, { bytes, totalBytes, part, uploadId })`, awaited; throwing stops the upload (resumable). */
+  /**
+   * `progress(fraction, { bytes, totalBytes, part, uploadId })`, awaited; throwing stops the upload, which is kept when
+   * resumable (`checkpoint` or `uploadId`) and aborted otherwise.
+   */
   readonly progress?: UploadProgress;
 }
 
@@ -522,7 +525,10 @@ export interface ListUploadsResult {
 
 /** Options of {@link EncryptionClient.resumableDownload}. */
 export interface ResumableDownloadOptions extends CallOptions {
-  /** Range size: any positive integer (default 8 MiB). */
+  /**
+   * Range size: any positive integer that gives at most 10,000 ranges for the object (default 8 MiB, raised for
+   * objects above ~80 GiB); a smaller one is ERR_CSE_INVALID_ARGUMENT naming the smallest allowed.
+   */
   readonly partSize?: number;
   /** Ranges fetched at once (1–64, default 4). */
   readonly parallel?: number;
@@ -908,7 +914,9 @@ export class EncryptionClient {
   /**
    * Encrypted multipart upload (ali-oss's name) of a file path, bytes, or a stream with `contentLength`: parts of a
    * 16-aligned size encrypted at their own counter and uploaded `parallel` at a time; transient failures retried;
-   * resumable with `checkpoint` or `uploadId`. An object that fits in one part is sent with one PutObject.
+   * resumable with `checkpoint` or `uploadId`. An object that fits in one part is sent with one PutObject. Whatever
+   * stops an initiated upload (a part, the signal, the progress callback, a checkpoint that cannot be saved, a stream
+   * longer than declared), it is kept when resumable and aborted on OSS otherwise; the original error is thrown.
    *
    * @throws MultipartUploadError (ERR_CSE_MULTIPART) listing every failed part (the upload is aborted unless
    *   resumable); CseError ERR_CSE_INVALID_ARGUMENT (part size, parallel, a stream without contentLength),

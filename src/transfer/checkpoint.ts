@@ -236,7 +236,8 @@ export class FileCheckpointStore<T> implements CheckpointStore<T> {
       }
       await rename(temp, this.path);
     } catch (e) {
-      await rm(temp, { force: true });
+      // The clean-up can fail for the same reason (a name too long, a directory gone): the write error is the news.
+      await rm(temp, { force: true }).catch(() => undefined);
       throw ioError(this.path, 'cannot write it', e);
     }
   }

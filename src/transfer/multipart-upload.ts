@@ -9,9 +9,14 @@
  *   buffers. Peak memory is about `parallel × partSize` for streams and a few chunks per worker for files, whatever
  *   the object size.
  * - Transient failures (network, 5xx, CRC mismatch) are retried with backoff. A part that still fails stops the
- *   upload: parts in flight finish, no new part starts, the upload is aborted unless it is resumable (a checkpoint, or
- *   a caller-named upload id), and ONE error lists every part failure. An `AbortSignal` stops promptly and leaves the
- *   upload resumable.
+ *   upload: parts in flight finish, no new part starts, and ONE error lists every part failure. An `AbortSignal`
+ *   stops promptly. Whatever stops an upload once it is initiated (a part, the signal, the progress callback, a
+ *   checkpoint that cannot be saved, a stream longer than declared, Complete), the upload is kept when it is
+ *   resumable (a stored checkpoint, or a caller-named upload id) and aborted otherwise, best effort: an unfinished
+ *   upload nobody can resume would only cost storage. The error thrown is the original one, its message saying what
+ *   became of the upload (and what failed while cleaning up).
+ * - A checkpoint save that fails stops the upload as itself (ERR_CSE_IO naming the checkpoint); it is never counted as
+ *   a failure of the part that was just uploaded.
  * - Resuming (a checkpoint, or an upload id whose ListParts reports the `ClientEncryption*` context) unwraps the
  *   stored envelope again, reconciles with ListParts (a part OSS has but the checkpoint lacks is re-verified by the
  *   CRC-64 of our own ciphertext for it, or re-sent) and finishes.
@@ -88,7 +93,8 @@ export interface UploadProgressInfo {
 
 /**
  * Progress callback (ali-oss style): `fraction` from 0 to 1. It is awaited; if it throws, the upload stops (parts in
- * flight finish), stays resumable, and the callback's error is thrown.
+ * flight finish) and the callback's error is thrown; the upload is kept when resumable (a checkpoint or a named upload
+ * id), aborted otherwise.
  */
 export type UploadProgress = (fraction: number, info: UploadProgressInfo) => void | Promise<void>;
 
@@ -175,18 +181,27 @@ export class MultipartUploadError extends CseError {
   readonly uploadAborted: boolean;
   /** The checkpoint to resume from, when kept. */
   readonly checkpoint: string | undefined;
+  /** Why aborting the upload failed, when it was tried and failed (the upload is then left on OSS). */
+  readonly abortError: unknown;
+  /** Why the last checkpoint save failed, when it did (the checkpoint then holds an earlier state, still resumable). */
+  readonly checkpointError: unknown;
 
   /**
    * @param location - the object
    * @param uploadId - the upload
    * @param failures - every failed part
-   * @param state - aborted flag, checkpoint, and what aborting reported
+   * @param state - aborted flag, checkpoint, and what aborting or the last checkpoint save reported
    */
   constructor(
     location: ObjectLocation,
     uploadId: string | undefined,
     failures: readonly PartFailure[],
-    state: { readonly uploadAborted: boolean; readonly checkpoint: string | undefined; readonly abortError?: unknown },
+    state: {
+      readonly uploadAborted: boolean;
+      readonly checkpoint: string | undefined;
+      readonly abortError?: unknown;
+      readonly checkpointError?: unknown;
+    },
   ) {
     const list = failures.map((f) => `part ${f.partNumber}: ${f.error instanceof Error ? f.error.message : String(f.error)}`).join('; ');
     const after = state.uploadAborted
@@ -194,13 +209,17 @@ export class MultipartUploadError extends CseError {
       : state.checkpoint !== undefined
         ? `upload ${uploadId ?? '?'} is kept: resume it with the checkpoint ${state.checkpoint}`
         : `upload ${uploadId ?? '?'} is kept: resume it with uploadId, or abort it`;
-    const abortError = state.abortError;
+    const { abortError, checkpointError } = state;
     const abortNote =
       abortError === undefined ? '' : ` (aborting it failed too: ${abortError instanceof Error ? abortError.message : 'unknown error'})`;
+    const checkpointNote =
+      checkpointError === undefined
+        ? ''
+        : ` (saving the checkpoint failed too, it holds an earlier state: ${checkpointError instanceof Error ? checkpointError.message : 'unknown error'})`;
     super(
       ErrorCode.MULTIPART,
       `multipart upload of oss://${location.bucket}/${location.key} failed: ${failures.length} part${failures.length === 1 ? '' : 's'} ` +
-        `failed (${list}); ${after}${abortNote}`,
+        `failed (${list}); ${after}${abortNote}${checkpointNote}`,
       { object: location.key, cause: failures[0]?.error },
     );
     this.name = 'MultipartUploadError';
@@ -208,6 +227,8 @@ export class MultipartUploadError extends CseError {
     this.failures = failures;
     this.uploadAborted = state.uploadAborted;
     this.checkpoint = state.checkpoint;
+    this.abortError = abortError;
+    this.checkpointError = checkpointError;
   }
 }
 
@@ -500,22 +521,42 @@ export async function multipartUpload(
     parts: [...done.values()].sort((a, b) => a.partNumber - b.partNumber),
     updatedAt: new Date().toISOString(),
   });
-  if (!resumed) await saver?.save(snapshot);
+  // From here on the upload exists on OSS: every failure either leaves it resumable (a record to resume from, or an
+  // upload id the caller named) or aborts it, so that no unfinished upload is left behind unnoticed.
+  const state: AfterInitiate = {
+    recorded: resumed && checkpointStore !== undefined,
+    checkpointFailure: undefined,
+    discard: false,
+    completed: false,
+  };
+  const saveCheckpoint = async (throttled: boolean): Promise<void> => {
+    if (saver === undefined || checkpointStore === undefined) return;
+    try {
+      if (throttled) await saver.maybeSave(snapshot);
+      else await saver.save(snapshot);
+    } catch (e) {
+      state.checkpointFailure ??= checkpointSaveError(e, checkpointStore.description, location);
+      throw state.checkpointFailure;
+    }
+    state.recorded = true;
+  };
 
-  const sourceReader: PartSource =
-    source.kind === 'file'
-      ? new FileSource(await openFile(source.path), source.path)
-      : source.kind === 'bytes'
-        ? new BytesSource(source.bytes)
-        : new StreamSource(source.stream);
+  let sourceReader: PartSource | undefined;
   try {
+    if (!resumed) await saveCheckpoint(false);
+    sourceReader =
+      source.kind === 'file'
+        ? new FileSource(await openFile(source.path), source.path)
+        : source.kind === 'bytes'
+          ? new BytesSource(source.bytes)
+          : new StreamSource(source.stream);
     // The material unwraps now: a resume with keys that cannot open the envelope fails before any part is sent.
     const material = await options.cache.material(ctx, options.keys);
     const unverified = new Map<number, UploadedPart>();
     if (resumed) {
       listing ??= await listAllParts(store, location, ctx.uploadId, call);
       done = await reconcile(ctx, done, listing, sourceReader, material, unverified);
-      await saver?.save(snapshot);
+      await saveCheckpoint(false);
     }
     const run = await uploadParts({
       store,
@@ -528,35 +569,18 @@ export async function multipartUpload(
       parallel,
       policy,
       options,
-      onPart: async () => saver?.maybeSave(snapshot),
+      onPart: async () => saveCheckpoint(true),
       unverified,
     });
-    if (run.stopped !== undefined || run.failures.length > 0) {
-      await saver?.save(snapshot);
-      if (run.stopped !== undefined) throw run.stopped;
-      const keep = checkpointStore !== undefined || options.uploadId !== undefined;
-      let abortError: unknown;
-      if (!keep) {
-        try {
-          await store.abortMultipartUpload(location, ctx.uploadId, { timeout: options.timeout });
-          options.cache.forget(ctx);
-        } catch (e) {
-          abortError = e;
-        }
-      }
-      throw new MultipartUploadError(location, ctx.uploadId, run.failures, {
-        uploadAborted: !keep && abortError === undefined,
-        checkpoint: checkpointStore?.description,
-        abortError,
-      });
-    }
+    if (run.stopped !== undefined) throw run.stopped;
+    if (run.failures.length > 0) throw new PartsFailed(run.failures);
     if (sourceReader instanceof StreamSource) await sourceReader.finish();
     if (file !== undefined) {
       const now = await fileFacts(file.path);
       if (now.size !== file.size || now.mtimeMs !== file.mtimeMs) {
-        await store.abortMultipartUpload(location, ctx.uploadId, { timeout: options.timeout }).catch(() => undefined);
-        await checkpointStore?.remove();
-        throw new CseError(ErrorCode.MULTIPART, `${file.path} changed during the upload; the upload was aborted`, { object: location.key });
+        // Its parts are of other bytes: neither completing nor resuming this upload can give the file's content.
+        state.discard = true;
+        throw new CseError(ErrorCode.MULTIPART, `${file.path} changed during the upload`, { object: location.key });
       }
     }
     const completed = await completeEncryptedUpload(store, location, ctx, [...done.values()], {
@@ -565,6 +589,7 @@ export async function multipartUpload(
       timeout: options.timeout,
       retry: policy,
     });
+    state.completed = true;
     await checkpointStore?.remove();
     await options.progress?.(1, { bytes: dataSize, totalBytes: dataSize, part: undefined, uploadId: ctx.uploadId });
     return {
@@ -580,9 +605,131 @@ export async function multipartUpload(
       partsSent: run.sent,
       resumed,
     };
+  } catch (e) {
+    // After Complete the object exists and the upload is gone: nothing to keep or abort.
+    if (state.completed) throw e;
+    throw await endFailedUpload(e, {
+      store,
+      location,
+      context: ctx,
+      count,
+      done,
+      options,
+      state,
+      checkpoint: checkpointStore,
+      saveCheckpoint,
+    });
   } finally {
-    await sourceReader.close().catch(() => undefined);
+    await sourceReader?.close().catch(() => undefined);
   }
+}
+
+/** Where a multipart upload stands once initiated; read when it fails. */
+interface AfterInitiate {
+  /** A record of the upload is stored (resumed from one, or saved by this run): a later run can continue it. */
+  recorded: boolean;
+  /** The first checkpoint save that failed (the transfer stops on it). */
+  checkpointFailure: CseError | undefined;
+  /** The upload is worthless (the source changed): abort it and drop its checkpoint even when resumable. */
+  discard: boolean;
+  /** Complete succeeded. */
+  completed: boolean;
+}
+
+/** Parts failed for good: turned into a {@link MultipartUploadError} once the upload's fate is known. */
+class PartsFailed extends Error {
+  readonly failures: readonly PartFailure[];
+  constructor(failures: readonly PartFailure[]) {
+    super('parts failed');
+    this.failures = failures;
+  }
+}
+
+/** A checkpoint save failure as an ERR_CSE_IO naming the checkpoint (a custom store may throw anything). */
+function checkpointSaveError(e: unknown, description: string, location: ObjectLocation): CseError {
+  if (e instanceof CseError) return e;
+  return new CseError(ErrorCode.IO, `checkpoint ${description}: cannot save it: ${messageOf(e)}`, { object: location.key, cause: e });
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Decides the fate of an upload that failed after Initiate and returns the error to throw: the original one (its type
+ * and code kept), told what became of the upload. A resumable upload (a stored record, or an upload id the caller
+ * named) is kept, with a last checkpoint save; any other is aborted, best effort. What goes wrong while doing so is
+ * added to the message and never replaces the original error.
+ */
+async function endFailedUpload(
+  e: unknown,
+  input: {
+    readonly store: MultipartObjectStore;
+    readonly location: ObjectLocation;
+    readonly context: MultipartContext;
+    readonly count: number;
+    readonly done: ReadonlyMap<number, UploadedPart>;
+    readonly options: MultipartUploadOptions;
+    readonly state: AfterInitiate;
+    readonly checkpoint: CheckpointStore<UploadCheckpoint> | undefined;
+    readonly saveCheckpoint: (throttled: boolean) => Promise<void>;
+  },
+): Promise<unknown> {
+  const { store, location, context, options, state, checkpoint } = input;
+  const id = context.uploadId;
+  const keep = !state.discard && (state.recorded || options.uploadId !== undefined);
+  let checkpointError: unknown;
+  let abortError: unknown;
+  if (keep) {
+    // The parts finished since the last throttled save, so that the next run need not verify or send them again.
+    if (state.recorded && state.checkpointFailure === undefined) {
+      await input.saveCheckpoint(false).catch((s: unknown) => {
+        checkpointError = s;
+      });
+    }
+  } else {
+    try {
+      // Without the signal: an aborted call must still clean up after itself.
+      await store.abortMultipartUpload(location, id, { timeout: options.timeout });
+      options.cache.forget(context);
+    } catch (a) {
+      abortError = a;
+    }
+    if (state.discard) await checkpoint?.remove().catch(() => undefined);
+  }
+  const aborted = !keep && abortError === undefined;
+  const fate = aborted
+    ? `upload ${id} was aborted on OSS; no object was written`
+    : keep && state.recorded && checkpoint !== undefined
+      ? `upload ${id} is kept: resume it with the checkpoint ${checkpoint.description}` +
+        (state.checkpointFailure === undefined && checkpointError === undefined ? '' : ' (as last saved)')
+      : `upload ${id} is kept: resume it with uploadId, or abort it`;
+  const notes = [
+    ...(abortError === undefined ? [] : [`aborting it failed too: ${messageOf(abortError)}`]),
+    ...(checkpointError === undefined ? [] : [`saving the checkpoint failed too: ${messageOf(checkpointError)}`]),
+  ];
+  if (e instanceof PartsFailed) {
+    return new MultipartUploadError(location, id, e.failures, {
+      uploadAborted: aborted,
+      checkpoint: keep && state.recorded ? checkpoint?.description : undefined,
+      abortError,
+      checkpointError,
+    });
+  }
+  const suffix = `${fate}${notes.length === 0 ? '' : ` (${notes.join('; ')})`}`;
+  if (e instanceof CseError && e.code === ErrorCode.ABORTED) {
+    return new CseError(
+      ErrorCode.ABORTED,
+      `multipart upload ${id} of ${describe(location)} was stopped by its abort signal after ${input.done.size} of ${input.count} parts; ${suffix}`,
+      { object: location.key, cause: e },
+    );
+  }
+  if (e instanceof Error) {
+    // The same error object (type, code, fields), its message completed with the upload's fate.
+    e.message = `${e.message}; ${suffix}`;
+    return e;
+  }
+  return new CseError(ErrorCode.MULTIPART, `${describe(location)}: ${String(e)}; ${suffix}`, { object: location.key, cause: e });
 }
 
 async function openFile(path: string): Promise<FileHandle> {
@@ -727,8 +874,9 @@ async function uploadParts(input: RunInput): Promise<RunOutcome> {
   const halted = (): boolean => stopped !== undefined || failures.length > 0 || signal?.aborted === true;
 
   const send = async (partNumber: number, bounds: PartBounds, buffered: Uint8Array | undefined): Promise<void> => {
+    let part: UploadedPart;
     try {
-      const part = await withRetries(
+      part = await withRetries(
         async () =>
           uploadEncryptedPart(store, location, context, partNumber, buffered ?? source.read(bounds), {
             keys: options.keys,
@@ -741,18 +889,21 @@ async function uploadParts(input: RunInput): Promise<RunOutcome> {
         signal,
         `UploadPart ${partNumber} of ${describe(location)}`,
       );
-      done.set(partNumber, part);
-      sent++;
-      bytes += part.size;
-      await input.onPart();
-      try {
-        await options.progress?.(bytes / context.dataSize, { bytes, totalBytes: context.dataSize, part, uploadId: context.uploadId });
-      } catch (e) {
-        stopped ??= e instanceof Error ? e : new Error(String(e));
-      }
     } catch (e) {
       if (signal?.aborted === true) stopped ??= abortedError(`${describe(location)}: multipart upload ${context.uploadId}`, signal);
       else failures.push({ partNumber, error: e });
+      return;
+    }
+    done.set(partNumber, part);
+    sent++;
+    bytes += part.size;
+    // The part is on OSS: what fails from here on (recording it, the caller's callback) is no failure of the part,
+    // but stops the upload as itself.
+    try {
+      await input.onPart();
+      await options.progress?.(bytes / context.dataSize, { bytes, totalBytes: context.dataSize, part, uploadId: context.uploadId });
+    } catch (e) {
+      stopped ??= e instanceof Error ? e : new Error(String(e));
     }
   };
 
@@ -794,14 +945,6 @@ async function uploadParts(input: RunInput): Promise<RunOutcome> {
   }
   if (stopped === undefined && signal?.aborted === true) {
     stopped = abortedError(`${describe(location)}: multipart upload ${context.uploadId}`, signal);
-  }
-  if (stopped instanceof CseError && stopped.code === ErrorCode.ABORTED) {
-    stopped = new CseError(
-      ErrorCode.ABORTED,
-      `multipart upload ${context.uploadId} of ${describe(location)} was aborted after ${done.size} of ${count} parts; ` +
-        'it is kept on OSS: resume it with the same checkpoint or uploadId',
-      { object: location.key, cause: stopped },
-    );
   }
   failures.sort((a, b) => a.partNumber - b.partNumber);
   return { sent, failures, stopped };

@@ -3,8 +3,10 @@
  * returns a crypto context; each part is encrypted on its own at counter `IV + (n−1)·partSize/16`, so parts can go in
  * any order or in parallel and the completed object equals the single-PUT ciphertext for the same key and IV.
  *
- * - Initiate **and every UploadPart** carry the crypto headers plus data-size and part-size (Go v1/v2 style; Java
- *   sends none on parts, OSS checks them only when present).
+ * - Initiate **and every UploadPart** carry the crypto headers (key, start, cek-alg, wrap-alg, matdesc) plus data-size
+ *   and part-size (Go v1/v2 style; Java sends none on parts, OSS checks them only when present). A part carries none
+ *   of Initiate's other headers: the unencrypted MD5/length describe the whole object, and Go never sends them on a
+ *   part.
  * - The context is plain serializable data: the upload id, sizes and the **wrapped** envelope headers. The plaintext
  *   key and IV live only in a {@link MaterialCache} (never in the context), filled at Initiate or by unwrapping the
  *   context's envelope with the caller's keys (as Java's `MultipartUploadCryptoContext` keeps them transient).
@@ -54,10 +56,35 @@ export interface MultipartContext {
   /** Part size: a multiple of 16, ≥ 100 KiB. */
   readonly partSize: number;
   /**
-   * The client-side-encryption headers sent on Initiate and on every UploadPart: wrapped data key and IV, algorithms,
-   * matdesc (when known), data-size and part-size.
+   * The client-side-encryption headers sent on Initiate: wrapped data key and IV, algorithms, matdesc (when known),
+   * data-size and part-size, and the unencrypted MD5 when the caller gave one. Every UploadPart repeats all of them
+   * but the unencrypted MD5 and length.
    */
   readonly envelope: Readonly<Record<string, string>>;
+}
+
+/**
+ * The envelope headers every UploadPart repeats, as Go v1/v2 do (`oss-go-java.md` §7): what OSS compares with
+ * Initiate. The unencrypted MD5 and length of the whole object stay on Initiate only.
+ */
+export const PART_ENVELOPE_HEADERS: readonly string[] = [
+  V2Header.KEY,
+  V2Header.START,
+  V2Header.CEK_ALG,
+  V2Header.WRAP_ALG,
+  V2Header.MATDESC,
+  V2Header.DATA_SIZE,
+  V2Header.PART_SIZE,
+];
+
+/** The headers of an UploadPart: {@link PART_ENVELOPE_HEADERS} picked from the context's envelope (any case). */
+function partHeaders(envelope: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(envelope)) {
+    const lower = name.toLowerCase();
+    if (PART_ENVELOPE_HEADERS.includes(lower)) out[lower] = value;
+  }
+  return out;
 }
 
 /** Store operations the multipart functions use. */
@@ -427,7 +454,7 @@ function wrongSize(context: MultipartContext, partNumber: number, bounds: PartBo
   return multipartError(`part ${partNumber} must be ${bounds.size} bytes (${rule}), got ${got}`, location);
 }
 
-/** Sends an encrypted part with the context's headers; maps OSS's refusals of the context to ERR_CSE_MULTIPART. */
+/** Sends an encrypted part with the context's per-part headers; maps OSS's refusals of the context to ERR_CSE_MULTIPART. */
 async function sendPart(
   store: MultipartStore,
   location: ObjectLocation,
@@ -439,7 +466,7 @@ async function sendPart(
   try {
     return await store.uploadPart(
       location,
-      { uploadId: context.uploadId, partNumber, headers: { ...context.envelope }, body },
+      { uploadId: context.uploadId, partNumber, headers: partHeaders(context.envelope), body },
       { signal: options.signal, timeout: options.timeout },
     );
   } catch (e) {
@@ -550,6 +577,12 @@ function normalizeEtag(tag: string): string {
   return tag.trim().replace(/^"(.*)"$/, '$1').toUpperCase();
 }
 
+/** Two decimal CRC-64 strings name the same value (leading zeros aside); non-numeric ones must be equal as text. */
+function sameCrc(a: string, b: string): boolean {
+  const decimal = /^[0-9]+$/;
+  return decimal.test(a) && decimal.test(b) ? BigInt(a) === BigInt(b) : a === b;
+}
+
 function entryNumber(entry: PartListEntry): number {
   return 'partNumber' in entry ? entry.partNumber : entry.number;
 }
@@ -614,12 +647,13 @@ export interface CompletedUpload {
 }
 
 /**
- * Validates the part list (sizes and CRCs not given are taken from ListParts, whose ETags must match) and sends
- * CompleteMultipartUpload. A transient failure is retried; when the retry finds the upload gone (OSS completed it but
+ * Validates the part list (sizes and CRCs not given are taken from ListParts, whose ETags must match, and those given
+ * must agree with ListParts' when it is consulted) and sends CompleteMultipartUpload. A transient failure is retried; when the retry finds the upload gone (OSS completed it but
  * the answer was lost), a HEAD confirms the object by size and CRC-64.
  *
- * @throws CseError ERR_CSE_MULTIPART (incomplete or inconsistent part list, unknown upload), ERR_CSE_INTEGRITY (the
- *   completed object's CRC-64 differs from the parts'), ERR_CSE_ABORTED; TransferError
+ * @throws CseError ERR_CSE_MULTIPART (incomplete or inconsistent part list, unknown upload), ERR_CSE_INTEGRITY (a
+ *   part's CRC-64 in the list differs from ListParts', or the completed object's CRC-64 differs from the parts'),
+ *   ERR_CSE_ABORTED; TransferError
  */
 export async function completeEncryptedUpload(
   store: MultipartObjectStore,
@@ -643,6 +677,7 @@ export async function completeEncryptedUpload(
     }
     const onServer = new Map(listing.parts.map((p) => [p.partNumber, p]));
     const problems: string[] = [];
+    const crcMismatches: string[] = [];
     parts = entries.map((e) => {
       const n = entryNumber(e);
       const listed = onServer.get(n);
@@ -651,10 +686,24 @@ export async function completeEncryptedUpload(
         return { partNumber: n, etag: e.etag, size: e.size ?? 0, crc64: e.crc64 ?? '0' };
       }
       if (normalizeEtag(listed.etag) !== normalizeEtag(e.etag)) problems.push(`part ${n} has ETag ${listed.etag} on the server, not ${e.etag}`);
+      if (e.size !== undefined && e.size !== listed.size) problems.push(`part ${n} is ${listed.size} bytes on the server, not ${e.size}`);
+      // Both CRCs known and different: the part OSS holds is not the ciphertext the caller recorded. Neither may be
+      // picked silently (the joined CRC would then vouch for bytes nobody checked).
+      if (e.crc64 !== undefined && listed.crc64 !== undefined && !sameCrc(e.crc64, listed.crc64)) {
+        crcMismatches.push(`part ${n}: ${listed.crc64} on the server, ${e.crc64} in the part list`);
+      }
       return { partNumber: n, etag: e.etag, size: listed.size, crc64: e.crc64 ?? listed.crc64 ?? '' };
     });
     if (problems.length > 0) {
       throw multipartError(`cannot complete upload ${context.uploadId} of ${describe(location)}: ${problems.join('; ')}`, location);
+    }
+    if (crcMismatches.length > 0) {
+      throw new CseError(
+        ErrorCode.INTEGRITY,
+        `cannot complete upload ${context.uploadId} of ${describe(location)}: the CRC-64 OSS lists differs from the part ` +
+          `list's (${crcMismatches.join('; ')}); upload those parts again`,
+        { object: location.key, header: OssHeader.CRC64 },
+      );
     }
   }
   parts.sort((a, b) => a.partNumber - b.partNumber);

@@ -52,6 +52,12 @@ export const DEFAULT_DOWNLOAD_PART_SIZE = 8 * 1024 * 1024;
 /** Ranges in flight by default. */
 export const DEFAULT_DOWNLOAD_PARALLEL = 4;
 
+/**
+ * Most ranges one download is cut into, as OSS caps a multipart upload's parts: a tiny range size on a large object
+ * would mean millions of requests and a checkpoint listing each of them. The default range size grows to stay within.
+ */
+export const MAX_DOWNLOAD_RANGES = 10_000;
+
 /** Suffix of the temporary file next to the target. */
 const TEMP_SUFFIX = '.oss-cse-download';
 
@@ -76,7 +82,10 @@ export interface ResumableDownloadOptions {
   readonly allowLegacy: boolean;
   /** Fail with ERR_CSE_NOT_ENCRYPTED on an object without crypto headers (else it is downloaded as stored). */
   readonly requireEncrypted: boolean;
-  /** Range size: any positive integer (default 8 MiB). A resumed download keeps its recorded size. */
+  /**
+   * Range size: a positive integer giving at most {@link MAX_DOWNLOAD_RANGES} ranges for the object (default 8 MiB,
+   * or the object's size / 10,000 rounded up when that is more). A resumed download keeps its recorded size.
+   */
   readonly partSize?: number | undefined;
   /** Ranges in flight (1–64, default 4). */
   readonly parallel?: number | undefined;
@@ -220,6 +229,15 @@ export async function resumableDownload(
   }
   const etag: string = headEtag;
   const size = objectSize(head.headers, location);
+  const leastPartSize = Math.max(1, Math.ceil(size / MAX_DOWNLOAD_RANGES));
+  if (options.partSize !== undefined && options.partSize < leastPartSize) {
+    throw new CseError(
+      ErrorCode.INVALID_ARGUMENT,
+      `options.partSize ${options.partSize} would cut the ${size}-byte object into ${Math.ceil(size / options.partSize)} ranges, ` +
+        `more than ${MAX_DOWNLOAD_RANGES}: the least range size for it is ${leastPartSize}`,
+      { object: location.key },
+    );
+  }
   const objectCrc = head.headers[OssHeader.CRC64];
   const encrypted = detectEnvelopeVersion(head.headers, { object: location.key }) !== null;
   if (!encrypted && options.requireEncrypted) {
@@ -246,7 +264,7 @@ export async function resumableDownload(
   }
 
   async function run(): Promise<ResumableDownloadResult> {
-    let partSize = options.partSize ?? DEFAULT_DOWNLOAD_PART_SIZE;
+    let partSize = options.partSize ?? Math.max(DEFAULT_DOWNLOAD_PART_SIZE, leastPartSize);
     const checkpointStore = options.checkpoint;
     let done = new Map<number, DownloadCheckpointPart>();
     let tempPath: string | undefined;
@@ -294,18 +312,26 @@ export async function resumableDownload(
       updatedAt: new Date().toISOString(),
     });
     let keepTemp = false;
-    try {
-      if (resumed) {
-        done = await reverify(handle, done, partSize, size, material);
-        await saver?.save(snapshot);
-      } else {
-        await saver?.save(snapshot);
-      }
-      const flushAndSave = async (): Promise<void> => {
-        if (saver === undefined) return;
+    // The first checkpoint save that failed: the download stops on it, and it is not tried again on the way out.
+    let checkpointFailure: CseError | undefined;
+    const flushAndSave = async (): Promise<void> => {
+      if (saver === undefined || checkpointStore === undefined) return;
+      // Only ranges whose bytes are on disk may be recorded as done.
+      try {
         await handle.datasync();
+      } catch (e) {
+        throw new CseError(ErrorCode.IO, `cannot flush ${temp}: ${e instanceof Error ? e.message : String(e)}`, { object: location.key, cause: e });
+      }
+      try {
         await saver.save(snapshot);
-      };
+      } catch (e) {
+        checkpointFailure ??= checkpointSaveError(e, checkpointStore.description, location);
+        throw checkpointFailure;
+      }
+    };
+    try {
+      if (resumed) done = await reverify(handle, done, partSize, size, material);
+      await flushAndSave();
       const outcome = await fetchRanges({
         store,
         location,
@@ -327,10 +353,21 @@ export async function resumableDownload(
       if (outcome.stopped !== undefined || outcome.failures.length > 0) {
         const changed = outcome.failures.find((f) => f.error instanceof ObjectChangedError);
         if (changed !== undefined) throw changed.error;
-        await flushAndSave();
+        // A record was saved before any range was fetched: the temporary file stays resumable from it, even when the
+        // save below (of the ranges finished since) fails.
         keepTemp = checkpointStore !== undefined;
-        if (outcome.stopped !== undefined) throw outcome.stopped;
-        throw new DownloadError(location, outcome.failures, checkpointStore?.description);
+        const primary = outcome.stopped ?? new DownloadError(location, outcome.failures, checkpointStore?.description);
+        if (primary === checkpointFailure) {
+          primary.message += `; resume it with the checkpoint ${checkpointStore?.description ?? '?'} (as last saved)`;
+        } else if (checkpointFailure === undefined) {
+          try {
+            await flushAndSave();
+          } catch (e) {
+            // Never instead of the error that stopped the download: attached to it.
+            primary.message += `; saving the checkpoint failed too, it holds an earlier state: ${e instanceof Error ? e.message : String(e)}`;
+          }
+        }
+        throw primary;
       }
       // Whole-object checks, then the rename.
       const parts = [...done.values()].sort((a, b) => a.partNumber - b.partNumber);
@@ -597,21 +634,25 @@ async function fetchRanges(input: FetchInput): Promise<{
   const worker = async (): Promise<void> => {
     while (!halted() && next < todo.length) {
       const partNumber = todo[next++] ?? 0;
+      let part: DownloadCheckpointPart;
       try {
-        const part = await input.fetch(partNumber);
-        done.set(partNumber, part);
-        fetched++;
-        const r = rangeOf(partNumber, partSize, size);
-        bytes += r.end - r.start;
-        await input.onPart();
-        try {
-          await input.progress?.(size === 0 ? 1 : bytes / size, { bytes, totalBytes: size, part: partNumber });
-        } catch (e) {
-          stopped ??= asError(e);
-        }
+        part = await input.fetch(partNumber);
       } catch (e) {
         if (signal?.aborted === true) stopped ??= abortedError(`download of oss://${input.location.bucket}/${input.location.key}`, signal);
         else failures.push({ partNumber, error: e });
+        continue;
+      }
+      done.set(partNumber, part);
+      fetched++;
+      const r = rangeOf(partNumber, partSize, size);
+      bytes += r.end - r.start;
+      // The range is written: a checkpoint that cannot be saved, or a callback that throws, stops the download as
+      // itself instead of being counted as a failure of this range.
+      try {
+        await input.onPart();
+        await input.progress?.(size === 0 ? 1 : bytes / size, { bytes, totalBytes: size, part: partNumber });
+      } catch (e) {
+        stopped ??= asError(e);
       }
     }
   };
@@ -621,6 +662,15 @@ async function fetchRanges(input: FetchInput): Promise<{
   }
   failures.sort((a, b) => a.partNumber - b.partNumber);
   return { fetched, failures, stopped };
+}
+
+/** A checkpoint save failure as an ERR_CSE_IO naming the checkpoint (a custom store may throw anything). */
+function checkpointSaveError(e: unknown, description: string, location: ObjectLocation): CseError {
+  if (e instanceof CseError) return e;
+  return new CseError(ErrorCode.IO, `checkpoint ${description}: cannot save it: ${e instanceof Error ? e.message : String(e)}`, {
+    object: location.key,
+    cause: e,
+  });
 }
 
 /** A thrown value as an Error (a callback may throw anything). */

@@ -12,7 +12,15 @@ import { writeFileAtomic } from '../files.js';
 import { UsageError } from '../command.js';
 import { counted, progressBar } from '../progress.js';
 import { ONLINE_HELP, ONLINE_OPTIONS, parseOssUrl } from '../online.js';
-import { PARALLEL_THRESHOLD, TRANSFER_OPTIONS, checkpointFile, increments, transferHelp, transferSettings } from '../transfer-options.js';
+import {
+  PARALLEL_THRESHOLD,
+  TRANSFER_OPTIONS,
+  checkpointFile,
+  increments,
+  interruptible,
+  transferHelp,
+  transferSettings,
+} from '../transfer-options.js';
 
 /** `--range` and `--range-behavior`, shared with `cat`. */
 export const RANGE_OPTIONS = {
@@ -103,10 +111,14 @@ export const get: Command = {
     }
     const quiet = values.quiet || values.json || local === '-';
     const { withSession } = await import('../target.js');
-    return withSession(values, io, source.bucket, async ({ client }) => {
+    // Ctrl-C stops the download through the client (nothing is left at LOCAL; the temporary file is kept only for
+    // --checkpoint/--resume), not mid-write.
+    const interrupt = interruptible(transfer.checkpoint !== undefined || transfer.resume ? 'run the same command again to continue' : undefined);
+    const { signal } = interrupt;
+    return interrupt.run(withSession(values, io, source.bucket, async ({ client }) => {
       const whole = local !== '-' && Object.keys(headers).length === 0;
       // Without flags, the size decides: one HEAD, then the parallel path for large objects.
-      const parallel = whole && (transfer.explicit || ((await client.head(source.key)).size ?? 0) >= PARALLEL_THRESHOLD);
+      const parallel = whole && (transfer.explicit || ((await client.head(source.key, { signal })).size ?? 0) >= PARALLEL_THRESHOLD);
       if (parallel) {
         const checkpoint = checkpointFile(io, transfer, 'download', source.bucket, source.key, local);
         let progress: ReturnType<typeof progressBar> | undefined;
@@ -117,6 +129,7 @@ export const get: Command = {
             ...(transfer.partSize === undefined ? {} : { partSize: transfer.partSize }),
             ...(transfer.parallel === undefined ? {} : { parallel: transfer.parallel }),
             ...(checkpoint === undefined ? {} : { checkpoint }),
+            signal,
             progress: (_fraction, info) => {
               progress ??= progressBar(io, `get ${source.key}`, info.totalBytes, !quiet);
               const bar = progress;
@@ -153,11 +166,19 @@ export const get: Command = {
         }
         return 0;
       }
-      const result = await client.getStream(source.key, { headers });
+      const result = await client.getStream(source.key, { headers, signal });
       const progress = progressBar(io, `get ${source.key}`, result.size, !quiet);
+      // The bytes actually written: `result.size` is only what the answer declared (unknown without Content-Length).
+      let written = 0;
+      const tallied = (async function* tally(): AsyncGenerator<Uint8Array> {
+        for await (const chunk of counted(result.stream as AsyncIterable<Buffer>, progress)) {
+          written += chunk.length;
+          yield chunk;
+        }
+      })();
       try {
-        if (local === '-') await toStdout(io, counted(result.stream, progress));
-        else await writeFileAtomic(local, counted(result.stream, progress));
+        if (local === '-') await toStdout(io, tallied);
+        else await writeFileAtomic(local, tallied);
       } finally {
         progress.end();
       }
@@ -167,7 +188,7 @@ export const get: Command = {
           JSON.stringify({
             object: url,
             file: local,
-            size: result.size,
+            size: written,
             status: result.res.status,
             encrypted: result.encrypted,
             range: result.range ?? null,
@@ -176,10 +197,10 @@ export const get: Command = {
         );
       } else if (!values.quiet && local !== '-') {
         const what = result.encrypted ? 'decrypted' : 'not encrypted, stored as is';
-        io.stdout.write(`downloaded ${result.size} bytes from ${url} to ${local} (${what})\n`);
+        io.stdout.write(`downloaded ${written} bytes from ${url} to ${local} (${what})\n`);
       }
       return 0;
-    });
+    }));
   },
 };
 

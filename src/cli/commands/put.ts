@@ -13,7 +13,15 @@ import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
 import { counted, progressBar } from '../progress.js';
 import { ONLINE_HELP, ONLINE_OPTIONS, parseOssUrl } from '../online.js';
-import { PARALLEL_THRESHOLD, TRANSFER_OPTIONS, checkpointFile, increments, transferHelp, transferSettings } from '../transfer-options.js';
+import {
+  PARALLEL_THRESHOLD,
+  TRANSFER_OPTIONS,
+  checkpointFile,
+  increments,
+  interruptible,
+  transferHelp,
+  transferSettings,
+} from '../transfer-options.js';
 
 const help = `Usage: oss-cse put LOCAL oss://BUCKET/KEY [--meta NAME=VALUE ...] [--content-type TYPE] [options]
 
@@ -76,9 +84,12 @@ export const put: Command = {
     const quiet = values.quiet || values.json;
     const mime = values['content-type'] ?? (local !== '-' && extname(local) !== '' ? extname(local) : undefined);
     const { withSession } = await import('../target.js');
+    // Ctrl-C stops the upload through the client (aborted on OSS, or kept for --checkpoint/--resume), not mid-request.
+    const interrupt = interruptible(transfer.checkpoint !== undefined || transfer.resume ? 'run the same command again to continue' : undefined);
+    const { signal } = interrupt;
     if (size !== undefined && (transfer.explicit || size >= PARALLEL_THRESHOLD)) {
       const fileSize = size;
-      return withSession(values, io, target.bucket, async ({ client }) => {
+      return interrupt.run(withSession(values, io, target.bucket, async ({ client }) => {
         const checkpoint = checkpointFile(io, transfer, 'upload', target.bucket, key, local);
         const progress = progressBar(io, `put ${key}`, fileSize, !quiet);
         const advance = increments((bytes) => {
@@ -92,6 +103,7 @@ export const put: Command = {
             ...(checkpoint === undefined ? {} : { checkpoint }),
             ...(mime === undefined ? {} : { mime }),
             ...(Object.keys(meta).length === 0 ? {} : { meta }),
+            signal,
             progress: (_fraction, info) => {
               advance(info.bytes);
             },
@@ -126,9 +138,9 @@ export const put: Command = {
           io.stdout.write(`uploaded ${result.size} bytes from ${local} to ${url}, encrypted, ${how}\n`);
         }
         return 0;
-      });
+      }));
     }
-    return withSession(values, io, target.bucket, async ({ client }) => {
+    return interrupt.run(withSession(values, io, target.bucket, async ({ client }) => {
       const fileStream = local === '-' ? undefined : createReadStream(local, { highWaterMark: 1 << 20 });
       const source: AsyncIterable<Buffer> = fileStream ?? process.stdin;
       const progress = progressBar(io, `put ${key}`, size, !quiet);
@@ -138,6 +150,7 @@ export const put: Command = {
           ...(size === undefined ? {} : { contentLength: size }),
           ...(mime === undefined ? {} : { mime }),
           ...(Object.keys(meta).length === 0 ? {} : { meta }),
+          signal,
         });
       } finally {
         progress.end();
@@ -160,6 +173,6 @@ export const put: Command = {
         io.stdout.write(`uploaded ${result.size} bytes from ${local === '-' ? 'standard input' : local} to ${url}, encrypted\n`);
       }
       return 0;
-    });
+    }));
   },
 };
