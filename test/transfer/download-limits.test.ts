@@ -9,9 +9,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CseError, ErrorCode } from '../../src/errors.js';
-import { MemoryCheckpointStore, type CheckpointStore, type DownloadCheckpoint } from '../../src/transfer/checkpoint.js';
+import type { DownloadCheckpoint } from '../../src/transfer/checkpoint.js';
 import { DownloadError, MAX_DOWNLOAD_RANGES, resumableDownload } from '../../src/transfer/resumable-download.js';
-import { BUCKET, startTransferHarness, testBytes, type TransferHarness } from './support.js';
+import { BUCKET, FailingCheckpointStore, failure, startTransferHarness, testBytes, type TransferHarness } from './support.js';
 
 let h: TransferHarness;
 const SIZE = 20_001;
@@ -41,36 +41,6 @@ async function targetDir(): Promise<string> {
 
 function options(extra: object = {}): Parameters<typeof resumableDownload>[3] {
   return { keys: h.keys, allowLegacy: false, requireEncrypted: true, ...extra };
-}
-
-async function failure(run: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await run();
-  } catch (e) {
-    return e;
-  }
-  assert.fail('expected a failure');
-}
-
-/** A checkpoint store whose saves fail from the `failFrom`-th on (1-based). */
-class FailingCheckpointStore implements CheckpointStore<DownloadCheckpoint> {
-  readonly inner = new MemoryCheckpointStore<DownloadCheckpoint>();
-  attempts = 0;
-  constructor(readonly failFrom: number) {}
-  get description(): string {
-    return 'test-store:dl';
-  }
-  async load(): Promise<DownloadCheckpoint | undefined> {
-    return this.inner.load();
-  }
-  async save(checkpoint: DownloadCheckpoint): Promise<void> {
-    this.attempts++;
-    if (this.attempts >= this.failFrom) throw new Error('disk full (test)');
-    await this.inner.save(checkpoint);
-  }
-  async remove(): Promise<void> {
-    await this.inner.remove();
-  }
 }
 
 test('a range size that is not a positive integer is refused', async () => {
@@ -109,7 +79,7 @@ test('a checkpoint save failing mid-way stops the download as ERR_CSE_IO, no ran
   const dir = await targetDir();
   const target = join(dir, 'out');
   // Save 1 is made before any range; save 3 (after the second range) fails.
-  const store = new FailingCheckpointStore(3);
+  const store = new FailingCheckpointStore<DownloadCheckpoint>(3, 'test-store:dl');
   const e = await failure(async () =>
     resumableDownload(h.store, { bucket: BUCKET, key: KEY }, target, options({ partSize: 4096, parallel: 1, checkpoint: store, checkpointIntervalMs: 0 })),
   );
@@ -128,7 +98,7 @@ test('a failing last checkpoint save is attached to the range failure, never ins
   const dir = await targetDir();
   const target = join(dir, 'out');
   // Only the first save happens before the failure (the interval keeps the others back); the closing one fails.
-  const store = new FailingCheckpointStore(2);
+  const store = new FailingCheckpointStore<DownloadCheckpoint>(2, 'test-store:dl');
   h.server.faults?.set({ rules: [{ fault: 'internal-error', operations: ['GetObject'], key: KEY, nth: 3 }] });
   const e = await failure(async () =>
     resumableDownload(

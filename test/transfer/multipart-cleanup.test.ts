@@ -11,10 +11,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CseError, ErrorCode } from '../../src/errors.js';
 import { V2Header } from '../../src/format/headers.js';
-import { MemoryCheckpointStore, type CheckpointStore, type UploadCheckpoint } from '../../src/transfer/checkpoint.js';
+import type { UploadCheckpoint } from '../../src/transfer/checkpoint.js';
 import { completeEncryptedUpload, initiateEncryptedUpload, uploadEncryptedPart } from '../../src/transfer/multipart.js';
 import { multipartUpload, MultipartUploadError } from '../../src/transfer/multipart-upload.js';
-import { BUCKET, KIB100, exists, startTransferHarness, testBytes, type TransferHarness } from './support.js';
+import { BUCKET, FailingCheckpointStore, KIB100, exists, failure, startTransferHarness, testBytes, type TransferHarness } from './support.js';
 
 let h: TransferHarness;
 const SIZE = 5 * KIB100 + 77; // 6 parts
@@ -41,38 +41,8 @@ function baseOptions(extra: object = {}): Parameters<typeof multipartUpload>[3] 
   return { masterKey: h.masterKey, keys: h.keys, cache: h.cache, partSize: KIB100, parallel: 2, ...extra };
 }
 
-async function failure(run: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await run();
-  } catch (e) {
-    return e;
-  }
-  assert.fail('expected a failure');
-}
-
 async function uploadsOf(key: string): Promise<readonly { uploadId: string }[]> {
   return (await h.client.listUploads({ prefix: key })).uploads;
-}
-
-/** A checkpoint store whose saves fail from the `failFrom`-th on (1-based). */
-class FailingCheckpointStore implements CheckpointStore<UploadCheckpoint> {
-  readonly inner = new MemoryCheckpointStore<UploadCheckpoint>();
-  attempts = 0;
-  constructor(readonly failFrom: number) {}
-  get description(): string {
-    return 'test-store:cp';
-  }
-  async load(): Promise<UploadCheckpoint | undefined> {
-    return this.inner.load();
-  }
-  async save(checkpoint: UploadCheckpoint): Promise<void> {
-    this.attempts++;
-    if (this.attempts >= this.failFrom) throw new Error('disk full (test)');
-    await this.inner.save(checkpoint);
-  }
-  async remove(): Promise<void> {
-    await this.inner.remove();
-  }
 }
 
 test('a stream longer than its declared length fails typed and leaves no upload and no object', async () => {
@@ -105,7 +75,7 @@ test('a checkpoint path that cannot be written fails with ERR_CSE_IO naming it a
 test('a checkpoint save failing mid-way stops the upload as ERR_CSE_IO, no part is blamed, and it resumes', async () => {
   const key = 'cleanup/checkpoint-mid-way';
   // Save 1 is the record made right after Initiate; save 3 (after the second part) fails.
-  const store = new FailingCheckpointStore(3);
+  const store = new FailingCheckpointStore<UploadCheckpoint>(3, 'test-store:cp');
   const e = await failure(async () =>
     multipartUpload(h.store, location(key), { kind: 'file', path: source }, baseOptions({ parallel: 1, checkpoint: store, checkpointIntervalMs: 0 })),
   );
@@ -125,7 +95,7 @@ test('a checkpoint save failing mid-way stops the upload as ERR_CSE_IO, no part 
 test('a failing last checkpoint save is attached to the part failure, never instead of it', async () => {
   const key = 'cleanup/checkpoint-after-failure';
   // Only the first save happens before the failure (the interval keeps the others back); the closing one fails.
-  const store = new FailingCheckpointStore(2);
+  const store = new FailingCheckpointStore<UploadCheckpoint>(2, 'test-store:cp');
   h.server.faults?.set({ rules: [{ fault: 'internal-error', operations: ['UploadPart'], key, nth: 3 }] });
   const e = await failure(async () =>
     multipartUpload(

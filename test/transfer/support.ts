@@ -2,6 +2,7 @@
 // (nothing scheduled until a test sets a plan), a plain ali-oss client whose requests are recorded at the agent (method,
 // path and headers), an EncryptionClient over it with the vector RSA key, and the transfer-level pieces (store, key
 // ring, material cache) for the tests that need internal seams (fixed material, hooks).
+import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { EncryptionClient } from '../../src/client.js';
 import { KeyRing } from '../../src/keys/key-ring.js';
 import { RsaMasterKey } from '../../src/keys/rsa.js';
 import { AliOssStore } from '../../src/transfer/ali-oss-store.js';
+import { MemoryCheckpointStore, type CheckpointStore } from '../../src/transfer/checkpoint.js';
 import { MaterialCache } from '../../src/transfer/multipart.js';
 import { vectorKeys } from '../helpers/vectors.js';
 
@@ -157,3 +159,34 @@ export function secretForms(bytes: Uint8Array): string[] {
 
 /** 100 KiB: OSS's smallest non-last part. */
 export const KIB100 = 102_400;
+
+/** Runs `run`, which must fail, and returns what it threw. */
+export async function failure(run: () => Promise<unknown>): Promise<unknown> {
+  try {
+    await run();
+  } catch (e) {
+    return e;
+  }
+  assert.fail('expected a failure');
+}
+
+/** A checkpoint store (in memory) whose saves fail from the `failFrom`-th on (1-based), like a disk filling up. */
+export class FailingCheckpointStore<T> implements CheckpointStore<T> {
+  readonly inner = new MemoryCheckpointStore<T>();
+  attempts = 0;
+  constructor(
+    readonly failFrom: number,
+    readonly description = 'test-store:cp',
+  ) {}
+  async load(): Promise<T | undefined> {
+    return this.inner.load();
+  }
+  async save(checkpoint: T): Promise<void> {
+    this.attempts++;
+    if (this.attempts >= this.failFrom) throw new Error('disk full (test)');
+    await this.inner.save(checkpoint);
+  }
+  async remove(): Promise<void> {
+    await this.inner.remove();
+  }
+}
