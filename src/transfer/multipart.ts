@@ -430,15 +430,19 @@ export async function uploadEncryptedPart(
   const cipher = createCtrCipher(material.key, material.iv, partCounterOffset(partNumber, context.partSize));
   const crc = new Crc64();
   let body: PutBody;
-  if (plaintext instanceof Uint8Array) {
+  if (plaintext instanceof Uint8Array && plaintext.length <= PART_ONE_SHOT_MAX) {
     options.hooks?.onPartChunk?.(partNumber, 0);
     const ciphertext = cipher.update(plaintext);
     crc.update(ciphertext);
     body = { kind: 'bytes', bytes: ciphertext };
   } else {
+    // An in-memory part (a stream source's buffered part, or the caller's bytes) is streamed in views rather than
+    // encrypted whole: a whole-part ciphertext doubled the memory of every part in flight (~2 × parallel × partSize)
+    // and, being fresh mmap-backed memory, cost more to fill than to encrypt on first-touch-slow VMs.
+    const source = plaintext instanceof Uint8Array ? viewsOf(plaintext) : plaintext;
     body = {
       kind: 'stream',
-      stream: encryptPartStream(plaintext, cipher, crc, { context, partNumber, bounds, location, hooks: options.hooks }),
+      stream: encryptPartStream(source, cipher, crc, { context, partNumber, bounds, location, hooks: options.hooks }),
       length: bounds.size,
     };
   }
@@ -446,6 +450,17 @@ export async function uploadEncryptedPart(
   if (crc.length !== bounds.size) throw wrongSize(context, partNumber, bounds, crc.length, location);
   checkPartCrc(response, crc, what, location);
   return { partNumber, etag: response.etag, size: bounds.size, crc64: crc.toString() };
+}
+
+/** In-memory parts up to this size are encrypted in one `update` and sent as one buffer (ali-oss's `content` path). */
+const PART_ONE_SHOT_MAX = 64 * 1024;
+
+/** The view size for streaming an in-memory part: a socket-sized write, the cipher's sweet spot. */
+const PART_VIEW_BYTES = 64 * 1024;
+
+/** `bytes` as consecutive views (no copy). */
+function* viewsOf(bytes: Uint8Array): Generator<Uint8Array, void, undefined> {
+  for (let at = 0; at < bytes.length; at += PART_VIEW_BYTES) yield bytes.subarray(at, Math.min(bytes.length, at + PART_VIEW_BYTES));
 }
 
 function wrongSize(context: MultipartContext, partNumber: number, bounds: PartBounds, got: number, location: ObjectLocation): CseError {
@@ -508,7 +523,7 @@ function checkPartCrc(response: UploadPartResponse, crc: Crc64, what: string, lo
 }
 
 async function* encryptPartStream(
-  source: AsyncIterable<Uint8Array>,
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   cipher: CtrCipher,
   crc: Crc64,
   where: {
@@ -519,7 +534,7 @@ async function* encryptPartStream(
     readonly hooks: TransferHooks | undefined;
   },
 ): AsyncGenerator<Buffer, void, undefined> {
-  for await (const chunk of source as AsyncIterable<unknown>) {
+  for await (const chunk of source as AsyncIterable<unknown> | Iterable<unknown>) {
     if (!(chunk instanceof Uint8Array)) {
       throw new CseError(ErrorCode.INVALID_ARGUMENT, `part ${where.partNumber}: the body must yield bytes, got ${typeof chunk}`, {
         object: where.location.key,
