@@ -161,6 +161,24 @@ function serveSealed(failFrom = Infinity): (req: http.IncomingMessage, res: http
   };
 }
 
+/**
+ * Serves the sealed object whole with chunked transfer encoding: the GET has no Content-Length, so the size is unknown
+ * up front (the CLI's HEAD, which decides between one GET and a parallel download, is answered normally).
+ */
+function serveChunked(req: http.IncomingMessage, res: http.ServerResponse): void {
+  if (req.method === 'HEAD') {
+    serveSealed()(req, res);
+    return;
+  }
+  if (req.method !== 'GET' || req.headers.range !== undefined) {
+    answer(res, 500, {}, Buffer.from('<Error><Code>InternalError</Code></Error>'));
+    return;
+  }
+  res.writeHead(200, { 'x-oss-request-id': 'HOSTILE', ...sealed.headers, 'last-modified': 'Mon, 01 Jan 2024 00:00:00 GMT' });
+  res.write(sealed.body.subarray(0, 1000));
+  res.end(sealed.body.subarray(1000));
+}
+
 /** A server that takes a multipart upload under any key and fails UploadPart `failPart` with a 500. */
 function takeMultipart(failPart: number): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   return (req, res) => {
@@ -232,16 +250,22 @@ async function dotDotDelete(): Promise<unknown> {
  * rethrown here as a CseError with that code. `check` gets the tree under `area` and what is left in the checkpoint
  * directory.
  */
-async function cliGetInto(key: string, extra: readonly string[], check: (area: string[], checkpoints: string[], into: string) => Promise<void>): Promise<unknown> {
+async function cliGetInto(
+  key: string,
+  extra: readonly string[],
+  check: (area: string[], checkpoints: string[], into: string, stdout: string) => Promise<void>,
+  serve: (req: http.IncomingMessage, res: http.ServerResponse) => void = serveSealed(),
+): Promise<unknown> {
   const root = await mkdtemp(join(dir, 'cli-'));
   const home = join(root, 'home');
   const area = join(root, 'area');
   const into = join(area, 'outer', 'inner');
   await mkdir(into, { recursive: true });
-  hostile.handler = serveSealed();
+  hostile.handler = serve;
   let stderr = '';
+  let stdout = '';
   const io: CliIo = {
-    stdout: new Writable({ write: (_c, _e, done) => done() }),
+    stdout: new Writable({ write: (c: Buffer, _e, done) => { stdout += c.toString(); done(); } }),
     stderr: new Writable({ write: (c: Buffer, _e, done) => { stderr += c.toString(); done(); } }),
     env: { OSS_ACCESS_KEY_ID: 'id', OSS_ACCESS_KEY_SECRET: 'secret', OSS_CSE_HOME: home },
   };
@@ -254,7 +278,7 @@ async function cliGetInto(key: string, extra: readonly string[], check: (area: s
     throw new CseError(m[1] as CseErrorCode, stderr.trim());
   };
   return thenCheck(run(), async () => {
-    await check(await tree(area), await readdir(join(home, 'checkpoints')).catch(() => []), into);
+    await check(await tree(area), await readdir(join(home, 'checkpoints')).catch(() => []), into, stdout);
   });
 }
 
@@ -363,6 +387,20 @@ const CASES: readonly { readonly name: string; readonly code: CseErrorCode | typ
   { name: 'CLI get of key a/.. into a directory, parallel with --resume: refused, nothing written, no checkpoint left', code: ErrorCode.INVALID_ARGUMENT, run: async () => cliGetInto('a/..', ['--resume'], nothingWritten) },
   { name: 'CLI get of key a/. into a directory: refused, nothing written', code: ErrorCode.INVALID_ARGUMENT, run: async () => cliGetInto('a/.', [], nothingWritten) },
   { name: 'CLI get of key deep/path/x into a directory (the control case): the file is DIR/x, nothing else', code: WORKS, run: async () => cliGetInto('deep/path/x', [], landedInside('x')) },
+  {
+    name: 'CLI get of an answer without Content-Length (chunked): the file is whole and the reported size is the bytes written',
+    code: WORKS,
+    run: async () =>
+      cliGetInto(
+        'chunked/x',
+        [],
+        async (area, checkpoints, into, stdout) => {
+          await landedInside('x')(area, checkpoints, into);
+          assert.match(stdout, new RegExp(`^downloaded ${plaintext.length} bytes from oss://hostile/chunked/x `));
+        },
+        serveChunked,
+      ),
+  },
   {
     // Keys file entries have no name: an unknown "name" field is ignored, and a key's display name comes from its
     // material (rsa-BITS:fingerprint), never from the file.
