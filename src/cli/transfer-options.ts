@@ -7,7 +7,6 @@
 
 import type { CliIo } from './command.js';
 import { UsageError } from './command.js';
-import { CseError, ErrorCode } from '../errors.js';
 import { defaultCheckpointDir, defaultCheckpointPath } from '../transfer/checkpoint.js';
 
 /** Files at least this large go through the parallel, resumable path even without any of the flags. */
@@ -112,54 +111,5 @@ export function increments(add: (bytes: number) => void): (total: number) => voi
   return (total: number) => {
     if (total > last) add(total - last);
     last = Math.max(last, total);
-  };
-}
-
-/** The signals that stop a transfer cleanly. */
-const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
-
-/** A transfer that Ctrl-C (SIGINT) or SIGTERM stops through an `AbortSignal`; see {@link interruptible}. */
-export interface Interruptible {
-  /** Passed to every client call of the command. */
-  readonly signal: AbortSignal;
-  /**
-   * Awaits the command's work and removes the handlers. An ERR_CSE_ABORTED caused by the interrupt is rethrown as one
-   * saying so (with the hint, when given); any other outcome is passed on unchanged.
-   */
-  run<T>(work: Promise<T>): Promise<T>;
-}
-
-/**
- * Turns the first SIGINT or SIGTERM into an abort of the command's client calls, so that the transfer stops the way
- * the library stops it (an upload aborted on OSS, or kept resumable with a checkpoint; a download's temporary file
- * removed or kept) instead of the process dying mid-request. The handlers are removed at the first signal: a second
- * one kills the process as usual.
- *
- * @param hint - how to continue, added to the error (e.g. when a checkpoint keeps the transfer resumable)
- */
-export function interruptible(hint?: string): Interruptible {
-  const controller = new AbortController();
-  let received: string | undefined;
-  const release = (): void => {
-    for (const s of STOP_SIGNALS) process.off(s, onSignal);
-  };
-  const onSignal = (name: string): void => {
-    received = name;
-    release();
-    controller.abort(new Error(`interrupted by ${name}`));
-  };
-  for (const s of STOP_SIGNALS) process.once(s, onSignal);
-  return {
-    signal: controller.signal,
-    run: async (work) => {
-      try {
-        return await work;
-      } catch (e) {
-        if (received === undefined || !(e instanceof CseError) || e.code !== ErrorCode.ABORTED) throw e;
-        throw new CseError(ErrorCode.ABORTED, `interrupted by ${received}${hint === undefined ? '' : ` (${hint})`}: ${e.message}`, { cause: e });
-      } finally {
-        release();
-      }
-    },
   };
 }

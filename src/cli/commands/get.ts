@@ -17,10 +17,10 @@ import {
   TRANSFER_OPTIONS,
   checkpointFile,
   increments,
-  interruptible,
   transferHelp,
   transferSettings,
 } from '../transfer-options.js';
+import { interruptible } from '../interrupt.js';
 
 /** `--range` and `--range-behavior`, shared with `cat`. */
 export const RANGE_OPTIONS = {

@@ -18,10 +18,10 @@ import {
   TRANSFER_OPTIONS,
   checkpointFile,
   increments,
-  interruptible,
   transferHelp,
   transferSettings,
 } from '../transfer-options.js';
+import { interruptible } from '../interrupt.js';
 
 const help = `Usage: oss-cse put LOCAL oss://BUCKET/KEY [--meta NAME=VALUE ...] [--content-type TYPE] [options]
 

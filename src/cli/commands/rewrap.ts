@@ -9,11 +9,12 @@ import { parseArgs } from 'node:util';
 import { encodeMatDesc } from '../../format/matdesc.js';
 import type { MasterKey } from '../../keys/master-key.js';
 import type { RewrapObjectResult } from '../../transfer/rewrap.js';
-import type { CliIo, Command } from '../command.js';
+import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
 import { buildKmsKey, resolveKmsSettings } from '../key-options.js';
 import { loadRsaKeyFile, parseMatDescFlag, PASSPHRASE_ENV } from '../keys.js';
 import { ONLINE_HELP, ONLINE_OPTIONS, parseOssUrl } from '../online.js';
+import { interruptible } from '../interrupt.js';
 
 const help = `Usage: oss-cse rewrap oss://BUCKET/PREFIX (--to-public-key NEW.pem | --to-kms-key-id ID) [--matdesc JSON]
                      [--dry-run] [--parallel N] [options]
@@ -85,22 +86,6 @@ function parallelOf(value: string | undefined): number | undefined {
   return n;
 }
 
-/** Aborts on the first Ctrl-C (the objects in flight finish or stop; a re-run continues); the second one kills. */
-function interruptible(io: CliIo): { signal: AbortSignal; release: () => void } {
-  const controller = new AbortController();
-  const onInterrupt = (): void => {
-    io.stderr.write('oss-cse: interrupted; finishing the objects in flight (run the same command again to continue)\n');
-    controller.abort(new Error('interrupted'));
-  };
-  process.once('SIGINT', onInterrupt);
-  return {
-    signal: controller.signal,
-    release: () => {
-      process.off('SIGINT', onInterrupt);
-    },
-  };
-}
-
 export const rewrap: Command = {
   name: 'rewrap',
   summary: 'key rotation without moving data: rewrap oss://bucket/prefix --to-kms-key-id ID',
@@ -142,10 +127,12 @@ export const rewrap: Command = {
       }
       const results: RewrapObjectResult[] = [];
       let count = 0;
-      const { signal, release } = interruptible(io);
-      let summary;
-      try {
-        summary = await session.client.rewrapPrefix(where.key, {
+      // The objects in flight finish or stop; a re-run skips what is done and continues.
+      const { signal, run } = interruptible('run the same command again to continue', (name) => {
+        io.stderr.write(`oss-cse: ${name}: finishing the objects in flight (run the same command again to continue)\n`);
+      });
+      const summary = await run(
+        session.client.rewrapPrefix(where.key, {
           to,
           dryRun: values['dry-run'],
           signal,
@@ -155,10 +142,8 @@ export const rewrap: Command = {
             if (values.json) results.push(r);
             else if (!values.quiet || r.status === 'failed') io.stderr.write(`[${count}] ${line(`oss://${where.bucket}/${r.name}`, r)}\n`);
           },
-        });
-      } finally {
-        release();
-      }
+        }),
+      );
       const target = { key: to.name, matdesc: to.description };
       if (values.json) {
         io.stdout.write(
