@@ -101,14 +101,30 @@ function checkSkew(dateMs: number, now: number): void {
   }
 }
 
-function expired(expiresAtMs: number, now: number): OssError {
+function expired(expiresAtMs: number, now: number, ec = '0002-00000069'): OssError {
   return new OssError('AccessDenied', {
     message: 'Request has expired.',
     fields: [
       ['Expires', new Date(expiresAtMs).toISOString()],
       ['ServerTime', new Date(now).toISOString()],
     ],
-    ec: '0002-00000069',
+    ec,
+  });
+}
+
+/**
+ * A V4 presigned URL used more than {@link MAX_CLOCK_SKEW_MS} before its `x-oss-date`: OSS refuses it (EC
+ * 0002-00000235, "earlier than the start time of the validity period"), so a URL dated in the future cannot stretch
+ * its life past the 7-day `x-oss-expires` limit.
+ */
+function notYetValid(signedAtMs: number, now: number): OssError {
+  return new OssError('AccessDenied', {
+    message: 'Request is not valid yet: x-oss-date is more than 15 minutes after the server time.',
+    fields: [
+      ['RequestTime', new Date(signedAtMs).toISOString()],
+      ['ServerTime', new Date(now).toISOString()],
+    ],
+    ec: '0002-00000235',
   });
 }
 
@@ -373,8 +389,11 @@ function verifyV4Presigned(input: AuthInput, secrets: ReadonlyMap<string, string
     },
     secrets,
   );
+  // Validity is [x-oss-date - 15 min, x-oss-date + x-oss-expires]; the lower bound keeps a future-dated URL from
+  // outliving the 7-day cap.
+  if (signedAt - now > MAX_CLOCK_SKEW_MS) throw notYetValid(signedAt, now);
   const expiresAt = signedAt + Number(expires) * 1000;
-  if (now > expiresAt) throw expired(expiresAt, now);
+  if (now > expiresAt) throw expired(expiresAt, now, '0002-00000236');
   return result;
 }
 
@@ -384,7 +403,8 @@ function verifyV4Presigned(input: AuthInput, secrets: ReadonlyMap<string, string
  * @param secrets - AccessKeyId → AccessKeySecret
  * @param now - the current time (ms since the epoch)
  * @returns who signed it
- * @throws OssError AccessDenied (unsigned, expired presigned URL), SignatureDoesNotMatch, InvalidAccessKeyId,
+ * @throws OssError AccessDenied (unsigned, expired presigned URL, V4 presigned URL dated more than 15 minutes ahead),
+ *   SignatureDoesNotMatch, InvalidAccessKeyId,
  *   RequestTimeTooSkewed, InvalidArgument (malformed authorization)
  */
 export function authenticate(input: AuthInput, secrets: ReadonlyMap<string, string>, now: number): AuthResult {

@@ -58,6 +58,27 @@ function v4(input: Omit<AuthInput, 'headers'> & { headers: Record<string, string
   };
 }
 
+/** A V4 presigned URL's query, signed as the OSS API reference describes (no additional headers). */
+function v4Presigned(input: { method: string; bucket: string; key: string }, timestamp: string, expires: number): AuthInput {
+  const day = timestamp.slice(0, 8);
+  const region = 'cn-hangzhou';
+  const scope = `${day}/${region}/oss/aliyun_v4_request`;
+  const params: [string, string][] = [
+    ['x-oss-credential', `${AK}/${scope}`],
+    ['x-oss-date', timestamp],
+    ['x-oss-expires', String(expires)],
+    ['x-oss-signature-version', 'OSS4-HMAC-SHA256'],
+  ];
+  const canonicalQuery = params.map(([k, v]) => `${enc(k)}=${enc(v)}`).join('&');
+  const canonical = [input.method, enc(`/${input.bucket}/${input.key}`).replace(/%2F/g, '/'), canonicalQuery, '', '', 'UNSIGNED-PAYLOAD'].join('\n');
+  const sts = ['OSS4-HMAC-SHA256', timestamp, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
+  let key: Buffer = createHmac('sha256', `aliyun_v4${SK}`).update(day).digest();
+  for (const part of [region, 'oss', 'aliyun_v4_request']) key = createHmac('sha256', key).update(part).digest();
+  const signature = createHmac('sha256', key).update(sts).digest('hex');
+  const query = parseQuery([...params, ['x-oss-signature', signature]].map(([k, v]) => `${enc(k)}=${enc(v)}`).join('&'));
+  return { ...input, query, headers: {} };
+}
+
 function rejectsWith(fn: () => unknown, code: string, message?: RegExp): void {
   assert.throws(fn, (e: unknown) => {
     assert.ok(e instanceof OssError);
@@ -106,6 +127,21 @@ describe('request authentication', () => {
       `x-oss-signature-version=OSS4-HMAC-SHA256&x-oss-credential=${AK}%2F20250115%2Fcn-hangzhou%2Foss%2Faliyun_v4_request&x-oss-date=20250115T103000Z&x-oss-expires=604801&x-oss-signature=00`,
     );
     rejectsWith(() => authenticate({ ...base, query, headers: {} }, SECRETS, NOW), 'InvalidArgument', /x-oss-expires/);
+  });
+
+  it('refuses a V4 presigned URL dated more than 15 minutes ahead, so x-oss-date cannot stretch the 7-day limit', () => {
+    const at = (ms: number): string => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    // Signed "6 days from now" for 7 days: without the lower bound it would be usable for 13 days from NOW.
+    const future = v4Presigned({ method: 'GET', bucket: 'demo', key: 'k' }, at(NOW + 6 * 86_400_000), 604_800);
+    rejectsWith(() => authenticate(future, SECRETS, NOW), 'AccessDenied', /not valid yet/);
+    assert.throws(() => authenticate(future, SECRETS, NOW), (e: unknown) => e instanceof OssError && e.ec === '0002-00000235');
+    // Usable from 15 minutes before its date (OSS's clock allowance) until date + expires, not a second longer.
+    const soon = v4Presigned({ method: 'GET', bucket: 'demo', key: 'k' }, at(NOW + 15 * 60_000), 60);
+    assert.equal(authenticate(soon, SECRETS, NOW).scheme, 'v4-presigned');
+    const later = v4Presigned({ method: 'GET', bucket: 'demo', key: 'k' }, at(NOW + 15 * 60_000 + 1000), 60);
+    rejectsWith(() => authenticate(later, SECRETS, NOW), 'AccessDenied', /not valid yet/);
+    const past = v4Presigned({ method: 'GET', bucket: 'demo', key: 'k' }, at(NOW - 61_000), 60);
+    rejectsWith(() => authenticate(past, SECRETS, NOW), 'AccessDenied', /expired/);
   });
 
   it('refuses malformed Authorization headers and unknown schemes', () => {
