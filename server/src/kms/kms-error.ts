@@ -33,6 +33,8 @@ export const KmsErrorCode = {
   AccessKeyNotFound: { code: 'InvalidAccessKeyId.NotFound', status: 404 },
   /** The STS token is missing, unexpected or does not belong to the access key. */
   SecurityTokenMismatch: { code: 'InvalidSecurityToken.MismatchWithAccessKey', status: 400 },
+  /** Too many requests inside the nonce replay window (KMS.md "Request signing"): retry later. */
+  Throttling: { code: 'Rejected.Throttling', status: 400 },
   /** The key named by `KeyId` does not exist. */
   KeyNotFound: { code: 'Forbidden.KeyNotFound', status: 404 },
   /** The CiphertextBlob is malformed, tampered with, from another KMS, or bound to another encryption context. */

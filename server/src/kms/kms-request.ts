@@ -14,7 +14,6 @@ export const KMS_API_VERSION = '2016-01-20';
 export const MAX_BODY_BYTES = 64 * 1024;
 /** How far a request's `Timestamp` may be from the server clock (RPC gateway rule). */
 export const TIMESTAMP_WINDOW_MS = 15 * 60 * 1000;
-const MAX_REMEMBERED_NONCES = 100_000;
 
 /** One accepted access key (same shape as the public `KmsCredential`). */
 export interface Credential {
@@ -106,37 +105,92 @@ export function required(params: ReadonlyMap<string, string>, name: string): str
   return value;
 }
 
-/** Remembers recent SignatureNonce values to refuse replays within the timestamp window. */
+/**
+ * How long a nonce is remembered: a request is accepted while its `Timestamp` is within {@link TIMESTAMP_WINDOW_MS}
+ * of the server clock, so a request first seen now (stamped up to 15 minutes ahead) can be replayed for up to 30
+ * minutes; the nonce must be remembered that long.
+ */
+export const NONCE_RETENTION_MS = 2 * TIMESTAMP_WINDOW_MS;
+/**
+ * Most nonces remembered at once (KMS.md "Request signing"): about 280 requests per second sustained over the
+ * 30-minute retention, ~130 bytes each. When full, new requests are refused with `Rejected.Throttling` until old
+ * nonces expire; a nonce is never forgotten inside its window.
+ */
+export const MAX_REMEMBERED_NONCES = 500_000;
+/** Width of one expiry bucket: expired nonces are dropped a bucket at a time. */
+const NONCE_BUCKET_MS = 60_000;
+
+/**
+ * Remembers SignatureNonce values for {@link NONCE_RETENTION_MS}, whatever the request volume. Nonces are kept in
+ * time buckets by expiry, so expired ones are dropped a whole bucket at a time (no scan of live entries); when
+ * `capacity` live nonces are held, {@link NonceCache.use} answers `'full'` instead of forgetting one.
+ */
 export class NonceCache {
+  /** key → expiry (ms). */
   readonly #seen = new Map<string, number>();
+  /** bucket number (expiry / NONCE_BUCKET_MS, floored) → keys that expire in it; insertion order = time order. */
+  readonly #buckets = new Map<number, string[]>();
+  readonly #capacity: number;
+  readonly #retentionMs: number;
+
+  /**
+   * @param capacity - most nonces held at once (default {@link MAX_REMEMBERED_NONCES})
+   * @param retentionMs - how long a nonce is remembered (default {@link NONCE_RETENTION_MS})
+   * @throws RangeError when either is not a positive integer
+   */
+  constructor(capacity = MAX_REMEMBERED_NONCES, retentionMs = NONCE_RETENTION_MS) {
+    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError('NonceCache: capacity must be a positive integer');
+    if (!Number.isSafeInteger(retentionMs) || retentionMs < 1) {
+      throw new RangeError('NonceCache: retentionMs must be a positive integer');
+    }
+    this.#capacity = capacity;
+    this.#retentionMs = retentionMs;
+  }
 
   /**
    * Records a nonce.
    *
    * @param key - access key id + nonce
    * @param now - current time (ms)
-   * @returns false when the nonce was already used within the window
+   * @returns `'fresh'` (recorded), `'replay'` (already used within the retention) or `'full'` (not recorded: the
+   *   cache holds `capacity` live nonces; the caller must refuse the request)
    */
-  use(key: string, now: number): boolean {
+  use(key: string, now: number): 'fresh' | 'replay' | 'full' {
+    this.#expire(now);
     const expiry = this.#seen.get(key);
-    if (expiry !== undefined && expiry > now) return false;
-    this.#seen.delete(key);
-    this.#seen.set(key, now + 2 * TIMESTAMP_WINDOW_MS);
-    if (this.#seen.size > MAX_REMEMBERED_NONCES) this.#prune(now);
-    return true;
+    if (expiry !== undefined && expiry > now) return 'replay';
+    if (expiry === undefined && this.#seen.size >= this.#capacity) return 'full';
+    const until = now + this.#retentionMs;
+    this.#seen.set(key, until);
+    const bucket = Math.floor(until / NONCE_BUCKET_MS);
+    const keys = this.#buckets.get(bucket);
+    if (keys === undefined) this.#buckets.set(bucket, [key]);
+    else keys.push(key);
+    return 'fresh';
+  }
+
+  /** @returns how many nonces are held (live, or expired but not yet dropped) */
+  get size(): number {
+    return this.#seen.size;
   }
 
   /** Forgets every nonce. */
   clear(): void {
     this.#seen.clear();
+    this.#buckets.clear();
   }
 
-  #prune(now: number): void {
-    for (const [key, expiry] of this.#seen) if (expiry <= now) this.#seen.delete(key);
-    // Still too many (a flood of fresh nonces): drop the oldest; insertion order is time order.
-    for (const key of this.#seen.keys()) {
-      if (this.#seen.size <= MAX_REMEMBERED_NONCES) break;
-      this.#seen.delete(key);
+  /** Drops every bucket that ended at or before `now` (all its keys expired, unless reused since). */
+  #expire(now: number): void {
+    for (const [bucket, keys] of this.#buckets) {
+      // Map iteration follows insertion; buckets are created in expiry order because time only moves forward here
+      // (a clock stepping back only delays drops).
+      if ((bucket + 1) * NONCE_BUCKET_MS > now) break;
+      for (const key of keys) {
+        const expiry = this.#seen.get(key);
+        if (expiry !== undefined && expiry <= now) this.#seen.delete(key);
+      }
+      this.#buckets.delete(bucket);
     }
   }
 }
@@ -170,7 +224,7 @@ export interface AuthContext {
  * @returns the authenticated credential
  * @throws KmsError IncompleteSignature, MissingParameter, IllegalTimestamp, InvalidTimeStamp.Expired,
  *   InvalidAccessKeyId.NotFound, SignatureDoesNotMatch, InvalidSecurityToken.MismatchWithAccessKey,
- *   SignatureNonceUsed
+ *   SignatureNonceUsed, Rejected.Throttling (too many nonces inside the replay window)
  */
 export function authenticate(params: ReadonlyMap<string, string>, auth: AuthContext): Credential {
   const method = params.get('SignatureMethod');
@@ -241,8 +295,16 @@ export function authenticate(params: ReadonlyMap<string, string>, auth: AuthCont
         : `The SecurityToken is missing or does not belong to the access key ${accessKeyId}.`,
     );
   }
-  if (!auth.nonces.use(`${accessKeyId}\n${nonce}`, auth.now)) {
+  const seen = auth.nonces.use(`${accessKeyId}\n${nonce}`, auth.now);
+  if (seen === 'replay') {
     throw new KmsError(KmsErrorCode.SignatureNonceUsed, `Specified signature nonce was used already: ${nonce}`);
+  }
+  if (seen === 'full') {
+    // Forgetting a nonce inside its window would let a captured request be replayed; refusing is the safe side.
+    throw new KmsError(
+      KmsErrorCode.Throttling,
+      'Request was denied due to request throttling: the emulator remembers too many recent signature nonces; retry later.',
+    );
   }
   return credential;
 }
