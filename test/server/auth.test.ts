@@ -75,7 +75,8 @@ function v4Presigned(input: { method: string; bucket: string; key: string }, tim
   let key: Buffer = createHmac('sha256', `aliyun_v4${SK}`).update(day).digest();
   for (const part of [region, 'oss', 'aliyun_v4_request']) key = createHmac('sha256', key).update(part).digest();
   const signature = createHmac('sha256', key).update(sts).digest('hex');
-  const query = parseQuery([...params, ['x-oss-signature', signature]].map(([k, v]) => `${enc(k)}=${enc(v)}`).join('&'));
+  const signed: [string, string][] = [...params, ['x-oss-signature', signature]];
+  const query = parseQuery(signed.map(([k, v]) => `${enc(k)}=${enc(v)}`).join('&'));
   return { ...input, query, headers: {} };
 }
 
