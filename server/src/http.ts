@@ -10,6 +10,7 @@ import { authenticate } from './auth.js';
 import type { Owner, RequestContext } from './context.js';
 import { OssError, renderError } from './errors.js';
 import type { FaultInjector } from './faults.js';
+import { closeAfterResponse, type ConnectionGuard } from './guard.js';
 import type { KmsService } from './kms/index.js';
 import { parseTarget } from './request.js';
 import { route } from './router.js';
@@ -27,6 +28,8 @@ export interface ListenerState {
   readonly log: (line: string) => void;
   /** TEST-ONLY fault injection (`startServer({ faults })`); absent in normal operation. */
   readonly faults?: FaultInjector | undefined;
+  /** Connection accounting (guard.ts): told which connections carry authenticated requests. */
+  readonly guard?: ConnectionGuard | undefined;
 }
 
 /** @returns a request id in OSS's shape (24 uppercase hex digits) */
@@ -65,6 +68,8 @@ function sendError(res: http.ServerResponse, req: http.IncomingMessage, error: O
     // HEAD has no body; OSS puts the error document, base64, in x-oss-err (ali-oss reads it).
     headers['x-oss-err'] = body.toString('base64');
   }
+  // A refusal before the body was read closes the connection instead of reading the body (guard.ts).
+  closeAfterResponse(req, res);
   try {
     res.writeHead(error.status, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
@@ -72,8 +77,6 @@ function sendError(res: http.ServerResponse, req: http.IncomingMessage, error: O
     log(`oss-cse server: could not send error response: ${String(e)}`);
     res.destroy();
   }
-  // Let an unread request body drain so the connection can be reused.
-  if (!req.complete) req.resume();
 }
 
 /**
@@ -103,6 +106,7 @@ async function handle(state: ListenerState, req: http.IncomingMessage, res: http
     const method = req.method ?? 'GET';
     const now = Date.now();
     authenticate({ method, bucket: target.bucket, key: target.key, headers: req.headers, query: target.query }, state.secrets, now);
+    state.guard?.trust(req);
     const ctx: RequestContext = {
       req,
       res,

@@ -17,6 +17,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateCredentials, loadOrCreateCredentials, type Credentials } from './credentials.js';
 import { createFaultInjector, type FaultController, type FaultPlan } from './faults.js';
+import { ConnectionGuard, resolveLimits, serverOptions } from './guard.js';
 import { createListener } from './http.js';
 import { createKmsService, type KmsService } from './kms/index.js';
 import { FsStore } from './store/fs-store.js';
@@ -73,6 +74,22 @@ export interface ServerOptions {
    * undefined. The CLI never sets it.
    */
   readonly faults?: FaultPlan;
+  /**
+   * Most open client connections (CONFORMANCE.md "Connections and timeouts"). Default 1024, or half the process's
+   * open-file limit when that is lower. At the cap, the oldest idle connection that never carried an authenticated
+   * request is closed for a new one; connections of authenticated clients are never closed for room.
+   */
+  readonly maxConnections?: number;
+  /** Time allowed for a request's headers to arrive, ms. Default 30,000. */
+  readonly headersTimeoutMs?: number;
+  /**
+   * Longest silence while the server waits for the client (a request body that stops arriving, a response the client
+   * does not read), ms; the connection is then closed. Default 120,000. Not a total cap: slow uploads that keep
+   * moving are never cut.
+   */
+  readonly idleTimeoutMs?: number;
+  /** Total time allowed to receive a whole request (headers and body), ms; 0 (the default) means no cap. */
+  readonly requestTimeoutMs?: number;
 }
 
 /** A running server. */
@@ -133,7 +150,8 @@ function controllerOf(injector: FaultController): FaultController {
  * @throws Error, before anything is opened: `startServer needs dataDir unless memory is true`; `invalid bucket name
  *   "…"` for a name in `buckets` that OSS would refuse; `credentials need a non-empty accessKeyId and
  *   accessKeySecret`
- * @throws RangeError, before anything is opened, when the `faults` plan is malformed (the message names the field)
+ * @throws RangeError, before anything is opened, when the `faults` plan is malformed (the message names the field), or
+ *   `maxConnections` / a timeout is not a positive integer (`requestTimeoutMs` may be 0)
  * @throws Error about the data directory: `data directory … is in use by process N` (another live server holds its
  *   lock), `could not lock data directory …`, `… is not an oss-cse server data directory of version N`,
  *   `credentials.json` without the key pair (a `SyntaxError` when it is not JSON), or invalid KMS key state under
@@ -152,8 +170,14 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const host = options.host ?? '127.0.0.1';
   const region = options.region ?? 'cn-hangzhou';
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
-  // Validated before anything is opened, so a bad plan leaves nothing behind.
+  // Validated before anything is opened, so a bad plan or limit leaves nothing behind.
   const faults = options.faults === undefined ? undefined : createFaultInjector(options.faults);
+  const limits = resolveLimits({
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+    ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
+    ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
+    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+  });
 
   let credentials: Credentials;
   let credentialsGenerated = false;
@@ -185,21 +209,22 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         region,
       });
     }
-    const listener = createListener({
-      store,
-      secrets: new Map([[credentials.accessKeyId, credentials.accessKeySecret]]),
-      owner: ownerFor(credentials),
-      region,
-      kms,
-      log,
-      faults,
-    });
-    // Uploads may be large and slow: no whole-request timeout; headers must still arrive promptly.
-    // keepAliveTimeout above ali-oss's 15 s free-socket timeout (agentkeepalive), so the client always closes an idle
-    // socket first; with Node's 5 s default a reused socket can meet a server-side close mid-request (EPIPE).
-    const srv = http.createServer(
-      { maxHeaderSize: 64 * 1024, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 },
-      listener,
+    // Limits, timeouts and the connection cap: guard.ts (no total request timeout, so slow uploads that keep moving
+    // are never cut; silence while the server waits for the client is).
+    const srv = http.createServer(serverOptions(limits));
+    const guard = new ConnectionGuard(srv, limits, log);
+    srv.on(
+      'request',
+      createListener({
+        store,
+        secrets: new Map([[credentials.accessKeyId, credentials.accessKeySecret]]),
+        owner: ownerFor(credentials),
+        region,
+        kms,
+        log,
+        faults,
+        guard,
+      }),
     );
     server = srv;
     await new Promise<void>((resolve, reject) => {

@@ -19,6 +19,7 @@ import {
   type ActionResult,
   type KmsAction,
 } from './kms-actions.js';
+import { closeAfterResponse } from '../guard.js';
 import { errorBody, KmsError, KmsErrorCode } from './kms-error.js';
 import { authenticate, collectParams, KMS_API_VERSION, NonceCache, type Credential } from './kms-request.js';
 import { KeyStore, type KeySpec, type ProtectionLevel } from './key-store.js';
@@ -171,8 +172,10 @@ function hostOf(req: http.IncomingMessage): string {
   return req.headers.host ?? 'kms.localhost';
 }
 
-function sendJson(res: http.ServerResponse, status: number, requestId: string, body: object): void {
+function sendJson(req: http.IncomingMessage, res: http.ServerResponse, status: number, requestId: string, body: object): void {
   const text = JSON.stringify(body);
+  // An answer before the body was read (refused as too large or too slow) closes the connection; see guard.ts.
+  closeAfterResponse(req, res);
   res.writeHead(status, {
     'content-type': 'application/json;charset=utf-8',
     'content-length': Buffer.byteLength(text),
@@ -287,7 +290,7 @@ export function createKmsService(options: KmsServiceOptions): KmsService {
         throw new KmsError({ code: failure.code, status: failure.status }, failure.message);
       }
       const result: ActionResult = await runAction(action, ctx, params);
-      sendJson(res, 200, requestId, { ...result, RequestId: requestId });
+      sendJson(req, res, 200, requestId, { ...result, RequestId: requestId });
       record({ action, status: 200, requestId });
     } catch (caught) {
       const error =
@@ -299,7 +302,7 @@ export function createKmsService(options: KmsServiceOptions): KmsService {
         res.destroy();
         return;
       }
-      sendJson(res, error.status, requestId, errorBody(error, requestId, hostOf(req)));
+      sendJson(req, res, error.status, requestId, errorBody(error, requestId, hostOf(req)));
     }
   };
 
@@ -389,13 +392,12 @@ export async function startKmsServer(options: KmsServerOptions): Promise<KmsServ
       void service.handle(req, res, url);
       return;
     }
-    req.resume();
     const requestId = randomUUID().toUpperCase();
     const error = new KmsError(
       KmsErrorCode.MissingParameter,
       `Not a KMS request: expected GET or POST / with Action and Version=${KMS_API_VERSION}.`,
     );
-    sendJson(res, error.status, requestId, errorBody(error, requestId, hostOf(req)));
+    sendJson(req, res, error.status, requestId, errorBody(error, requestId, hostOf(req)));
   });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

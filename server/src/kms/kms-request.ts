@@ -36,44 +36,61 @@ function addParam(params: Map<string, string>, name: string, value: string): voi
   params.set(name, value);
 }
 
+/** Longest time the whole KMS form body may take to arrive, in ms (the official client sends no body at all). */
+export const BODY_TIMEOUT_MS = 30_000;
+
 /**
- * Reads the request body, at most {@link MAX_BODY_BYTES}. On overflow it rejects at once and keeps discarding the
- * rest, so the error can still be answered (destroying the stream would reset the connection instead).
+ * Reads the request body, at most {@link MAX_BODY_BYTES}, within {@link BODY_TIMEOUT_MS}. A larger declared or
+ * received body, or one that takes too long, is refused at once and never read further: the answer is sent with
+ * `Connection: close` (the body is read before authentication, so draining it would let anyone hold a connection).
  *
- * @throws KmsError InvalidParameter when the body is larger; InternalFailure when the client aborts
+ * @throws KmsError InvalidParameter when the body is larger or too slow; InternalFailure when the client aborts
  */
 async function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  const tooLarge = (): KmsError => new KmsError(KmsErrorCode.InvalidParameter, `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) throw tooLarge();
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let settled = false;
+    const timer = setTimeout(() => {
+      fail(new KmsError(KmsErrorCode.InvalidParameter, `The request body did not arrive within ${BODY_TIMEOUT_MS / 1000} s.`));
+    }, BODY_TIMEOUT_MS);
+    const stop = (): void => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', aborted);
+      req.off('close', onClose);
+      req.pause();
+    };
     const fail = (error: KmsError): void => {
-      if (settled) return;
-      settled = true;
+      stop();
       chunks.length = 0;
       reject(error);
     };
-    req.on('data', (chunk: Buffer) => {
-      if (settled) return;
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        fail(new KmsError(KmsErrorCode.InvalidParameter, `The request body is larger than ${MAX_BODY_BYTES} bytes.`));
+        fail(tooLarge());
         return;
       }
       chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (settled) return;
-      settled = true;
+    };
+    const onEnd = (): void => {
+      stop();
       resolve(Buffer.concat(chunks));
-    });
+    };
     const aborted = (): void => {
       fail(new KmsError(KmsErrorCode.InternalFailure, 'The request body could not be read.'));
     };
-    req.on('error', aborted);
-    req.on('close', () => {
+    const onClose = (): void => {
       if (!req.complete) aborted();
-    });
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', aborted);
+    req.on('close', onClose);
   });
 }
 
