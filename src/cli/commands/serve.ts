@@ -14,6 +14,7 @@ import { UsageError } from '../command.js';
 
 const help = `Usage: oss-cse serve [--host 127.0.0.1] [--port 0] [--data DIR | --memory]
                      [--access-key-id ID --access-key-secret SECRET] [--bucket NAME ...]
+                     [--max-connections N] [--headers-timeout S] [--idle-timeout S]
 
 Runs a local OSS-compatible server (buckets, objects, multipart uploads, OSS V1/V4 signatures)
 with a KMS emulator on the same port, for trying oss-cse and running tests without a cloud account.
@@ -35,6 +36,11 @@ Options:
   --access-key-secret SECRET  its secret; without both, a key pair is generated once and stored in
                               DIR/credentials.json (mode 0600), or generated per run with --memory
   --bucket NAME               create this bucket at start if missing (repeatable)
+  --max-connections N         most open client connections (default 1024, or half the open-file limit);
+                              at the cap, idle connections that never authenticated make room for new ones
+  --headers-timeout S         seconds a request's headers may take to arrive (default 30)
+  --idle-timeout S            seconds of silence allowed while waiting for a client's body or for it to
+                              read an answer (default 120); slow transfers that keep moving are never cut
 `;
 
 function dataDirFor(io: CliIo, explicit: string | undefined): string {
@@ -45,6 +51,14 @@ function dataDirFor(io: CliIo, explicit: string | undefined): string {
 
 function parsePort(text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new UsageError(`--port must be 0..65535, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+function parsePositive(flag: string, text: string | undefined, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(text) || Number(text) < 1 || Number(text) > max) {
+    throw new UsageError(`${flag} must be a whole number from 1 to ${max}, got ${JSON.stringify(text)}`);
+  }
   return Number(text);
 }
 
@@ -81,11 +95,17 @@ export const serve: Command = {
         'access-key-id': { type: 'string' },
         'access-key-secret': { type: 'string' },
         bucket: { type: 'string', multiple: true, default: [] },
+        'max-connections': { type: 'string' },
+        'headers-timeout': { type: 'string' },
+        'idle-timeout': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
     });
     const port = parsePort(values.port);
+    const maxConnections = parsePositive('--max-connections', values['max-connections'], 1_000_000);
+    const headersTimeout = parsePositive('--headers-timeout', values['headers-timeout'], 86_400);
+    const idleTimeout = parsePositive('--idle-timeout', values['idle-timeout'], 86_400);
     if (values.host === '') throw new UsageError('--host must not be empty');
     if (values.memory && values.data !== undefined) throw new UsageError('--memory and --data exclude each other');
     const id = values['access-key-id'];
@@ -109,6 +129,9 @@ export const serve: Command = {
         ...(values.memory ? { memory: true } : { dataDir: dataDirFor(io, values.data) }),
         ...(id !== undefined && secret !== undefined ? { credentials: { accessKeyId: id, accessKeySecret: secret } } : {}),
         buckets: values.bucket,
+        ...(maxConnections === undefined ? {} : { maxConnections }),
+        ...(headersTimeout === undefined ? {} : { headersTimeoutMs: headersTimeout * 1000 }),
+        ...(idleTimeout === undefined ? {} : { idleTimeoutMs: idleTimeout * 1000 }),
         log: (line) => io.stderr.write(line + '\n'),
       });
     } catch (e) {
