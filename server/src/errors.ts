@@ -16,6 +16,9 @@ export const ErrorCodes = {
   EntityTooSmall: [400, 'Your proposed upload smaller than the minimum allowed size.'],
   FileAlreadyExists: [409, 'The object you specified already exists and can not be overwritten.'],
   IncompleteBody: [400, 'You did not provide the number of bytes specified by the Content-Length HTTP header.'],
+  // Not an OSS code (OSS never runs out of disk): the embedded server's answer to ENOSPC/EDQUOT, status 507 (RFC 4918
+  // Insufficient Storage), with a message saying what happened so the client's error says it.
+  InsufficientStorage: [507, 'The server disk is full: no space left to store this request.'],
   InternalError: [500, 'We encountered an internal error. Please try again.'],
   InvalidAccessKeyId: [403, 'The OSS Access Key Id you provided does not exist in our records.'],
   InvalidArgument: [400, 'Invalid argument.'],

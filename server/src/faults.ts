@@ -27,6 +27,7 @@ import type { Socket } from 'node:net';
 import { Readable, Transform } from 'node:stream';
 import type { RequestContext } from './context.js';
 import { OssError, renderError } from './errors.js';
+import { diskFullStore } from './faults-disk.js';
 import { resolveRange } from './range.js';
 import { headerValue, type RequestTarget } from './request.js';
 import type { ObjectMeta } from './store/types.js';
@@ -72,6 +73,7 @@ export const FAULT_KINDS = [
   'replace-object',
   'lying-range',
   'extra-bytes',
+  'disk-full',
 ] as const;
 
 /** A fault kind (see {@link FAULT_KINDS}). */
@@ -80,9 +82,11 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 /**
  * Kinds a random schedule draws from when it names none: every kind that leaves stored state as it was.
  * `lost-response` (the operation commits, the answer is lost) and `replace-object` (the object changes) must be
- * asked for by name.
+ * asked for by name, and so must `disk-full` (added later: seeded schedules keep drawing what they drew before).
  */
-export const DEFAULT_RANDOM_KINDS: readonly FaultKind[] = FAULT_KINDS.filter((k) => k !== 'lost-response' && k !== 'replace-object');
+export const DEFAULT_RANDOM_KINDS: readonly FaultKind[] = FAULT_KINDS.filter(
+  (k) => k !== 'lost-response' && k !== 'replace-object' && k !== 'disk-full',
+);
 
 /** Longest header delay and longest total body throttling of one `slow` fault, in ms. */
 export const MAX_SLOW_MS = 30_000;
@@ -158,7 +162,15 @@ export type Fault =
    * says. (A body longer than its Content-Length cannot be sent over HTTP/1.1: the surplus would be parsed as the
    * next response on the connection.) GET requests.
    */
-  | { readonly kind: 'extra-bytes'; readonly count?: number };
+  | { readonly kind: 'extra-bytes'; readonly count?: number }
+  /**
+   * The store's disk fills up during this request: its writes fail with Node's `ENOSPC` system error once
+   * `afterBytes` (default 0) bytes of the request body have been staged, or, when the whole body fits, when the
+   * object, part or upload is committed. The store cleans up as on a real full disk (the partial body is deleted,
+   * nothing becomes visible); the server answers 507 `InsufficientStorage`. PutObject, UploadPart, CopyObject,
+   * InitiateMultipartUpload, CompleteMultipartUpload.
+   */
+  | { readonly kind: 'disk-full'; readonly afterBytes?: number };
 
 /** Which requests a rule or schedule looks at. Every given filter must match. */
 export interface FaultTarget {
@@ -273,9 +285,10 @@ export interface FaultInjector extends FaultController {
    * Called for every authenticated OSS request before it is routed. Installs the chosen fault; may wait (`slow`) or
    * write (`replace-object`).
    * @param ctx - the request
+   * @returns the context to route: `ctx`, or for `disk-full` a copy whose store fails writes with ENOSPC
    * @throws OssError InternalError / ServiceUnavailable for an error fault answered instead of the operation
    */
-  intercept(ctx: RequestContext): Promise<void>;
+  intercept(ctx: RequestContext): Promise<RequestContext>;
 }
 
 /**
@@ -416,6 +429,9 @@ function normalizeFault(fault: FaultKind | Fault, where: string): Fault {
     case 'replace-object':
       if (f.body !== undefined && !(f.body instanceof Uint8Array)) throw planError(`${where}.body must be a Uint8Array`);
       break;
+    case 'disk-full':
+      checkCount(f.afterBytes, `${where}.afterBytes`, 0);
+      break;
     default:
       break;
   }
@@ -510,6 +526,7 @@ interface RequestFacts {
 const CRC_OPERATIONS = new Set<FaultOperation>(['GetObject', 'HeadObject', 'GetObjectMeta', 'PutObject', 'UploadPart', 'CompleteMultipartUpload', 'CopyObject']);
 const ETAG_OPERATIONS = new Set<FaultOperation>(['GetObject', 'HeadObject', 'GetObjectMeta', 'PutObject', 'UploadPart', 'CompleteMultipartUpload']);
 const OBJECT_READS = new Set<FaultOperation>(['GetObject', 'HeadObject', 'GetObjectMeta']);
+const DISK_WRITES = new Set<FaultOperation>(['PutObject', 'UploadPart', 'CopyObject', 'InitiateMultipartUpload', 'CompleteMultipartUpload']);
 
 function factsOf(ctx: RequestContext, operation: FaultOperation): RequestFacts {
   const method = ctx.req.method ?? 'GET';
@@ -568,6 +585,8 @@ function applies(kind: FaultKind, facts: RequestFacts, standard: boolean): boole
       return facts.object !== undefined;
     case 'lying-range':
       return lyingRange(facts, 1, standard) !== undefined;
+    case 'disk-full':
+      return DISK_WRITES.has(facts.operation);
   }
 }
 
@@ -606,6 +625,8 @@ function randomFault(kind: FaultKind, rng: () => number, facts: RequestFacts, ma
     }
     case 'extra-bytes':
       return { kind, count: 1 + Math.floor(rng() * 64) };
+    case 'disk-full':
+      return { kind, afterBytes: Math.floor(rng() * (facts.bodyLength ?? 0)) };
     default:
       return { kind };
   }
@@ -1087,6 +1108,9 @@ export function createFaultInjector(plan: FaultPlan = {}): FaultInjector {
         ctx.req.headers.range = `bytes=${lie.start}-${lie.end}`;
         return;
       }
+      case 'disk-full':
+        // Applied by intercept, which routes the request to a store whose disk is full.
+        return;
       case 'extra-bytes': {
         const count = fault.count ?? 16;
         const extra = Buffer.alloc(count);
@@ -1126,11 +1150,11 @@ export function createFaultInjector(plan: FaultPlan = {}): FaultInjector {
       const method = ctx.req.method ?? 'GET';
       const operation = operationOf(method, ctx.target, ctx.req.headers);
       byOperation[operation] = (byOperation[operation] ?? 0) + 1;
-      if (compiled.rules.length === 0 && compiled.random === undefined) return;
+      if (compiled.rules.length === 0 && compiled.random === undefined) return ctx;
       const facts = factsOf(ctx, operation);
       const standard = (headerValue(ctx.req.headers, 'x-oss-range-behavior') ?? '').toLowerCase() === 'standard';
       const chosen = choose(facts, standard);
-      if (chosen === undefined) return;
+      if (chosen === undefined) return ctx;
       faults++;
       const entry: MutableEntry = {
         seq,
@@ -1148,6 +1172,7 @@ export function createFaultInjector(plan: FaultPlan = {}): FaultInjector {
       markApplied(entry, true);
       // Everything up to here is synchronous, so a reset-request patch is in place before any body byte arrives.
       await apply(ctx, facts, chosen.fault, entry, standard);
+      return chosen.fault.kind === 'disk-full' ? { ...ctx, store: diskFullStore(ctx.store, chosen.fault.afterBytes ?? 0) } : ctx;
     },
   };
 }

@@ -79,6 +79,12 @@ function sendError(res: http.ServerResponse, req: http.IncomingMessage, error: O
   }
 }
 
+/** True for the system errors of a full disk or an exhausted quota. */
+function isDiskFull(e: unknown): boolean {
+  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
 /**
  * Creates the request listener for `http.createServer`.
  * @param state - store, credentials, owner, KMS
@@ -118,11 +124,16 @@ async function handle(state: ListenerState, req: http.IncomingMessage, res: http
       now,
     };
     // Only after authentication, and never for KMS: a fault is something that happens to a valid OSS request.
-    if (state.faults !== undefined) await state.faults.intercept(ctx);
-    await route(ctx);
+    await route(state.faults === undefined ? ctx : await state.faults.intercept(ctx));
   } catch (e) {
     if (e instanceof OssError) {
       sendError(res, req, e, requestId, state.log);
+      return;
+    }
+    if (isDiskFull(e) && !res.headersSent) {
+      // Answered (and the connection then closed, the body unread), never reset: the client must learn why.
+      state.log(`oss-cse server: disk full (${(e as NodeJS.ErrnoException).code ?? ''}) on ${req.method ?? ''} ${req.url ?? ''}: ${e instanceof Error ? e.message : String(e)}`);
+      sendError(res, req, new OssError('InsufficientStorage', { fields: [['Reason', (e as NodeJS.ErrnoException).code ?? 'ENOSPC']] }), requestId, state.log);
       return;
     }
     if (res.headersSent || req.destroyed) {

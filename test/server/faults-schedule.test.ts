@@ -333,7 +333,7 @@ describe('the random schedule', () => {
     assert.ok(!DEFAULT_RANDOM_KINDS.includes('replace-object') && !DEFAULT_RANDOM_KINDS.includes('lost-response'));
     assert.deepEqual(
       FAULT_KINDS.filter((k) => !DEFAULT_RANDOM_KINDS.includes(k)),
-      ['lost-response', 'replace-object'],
+      ['lost-response', 'replace-object', 'disk-full'],
     );
   });
 

@@ -87,6 +87,18 @@ export function checkBodyLength(ctx: RequestContext, max: number): void {
 }
 
 /**
+ * The request body as a source for `Store.stageBody` that is not destroyed when staging stops early (disk full, too
+ * large, bad digest): destroying the request would reset the connection, and the client would get no error answer.
+ * The unread rest is never read; the error answer closes the connection (guard.ts `closeAfterResponse`).
+ * @param ctx - the request
+ * @returns the body chunks
+ */
+export function requestBody(ctx: RequestContext): AsyncIterable<Uint8Array> {
+  const chunks = ctx.req.iterator({ destroyOnReturn: false }) as AsyncIterator<Uint8Array>;
+  return { [Symbol.asyncIterator]: () => chunks };
+}
+
+/**
  * Compares the `Content-MD5` header (if any) with the MD5 of the received body.
  * @param ctx - the request
  * @param md5 - raw MD5 of what arrived

@@ -18,6 +18,7 @@ import {
   checkContentMd5,
   forbidOverwrite,
   MAX_OBJECT_SIZE,
+  requestBody,
   requestedObjectHeaders,
   requireBucket,
   rethrowStoreError,
@@ -172,7 +173,7 @@ export async function uploadPart(ctx: RequestContext, bucket: string, key: strin
   if (upload.cse !== undefined) checkPartHeaders(ctx, upload.cse);
   checkBodyLength(ctx, MAX_OBJECT_SIZE);
   const staged = await ctx.store
-    .stageBody(ctx.req, MAX_OBJECT_SIZE)
+    .stageBody(requestBody(ctx), MAX_OBJECT_SIZE)
     .catch((e: unknown) => rethrowStoreError(e, { bucket, key, uploadId }));
   try {
     checkContentMd5(ctx, staged.digest.md5);

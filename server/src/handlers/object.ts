@@ -18,6 +18,7 @@ import {
   forbidOverwrite,
   MAX_OBJECT_SIZE,
   objectResponseHeaders,
+  requestBody,
   requestedObjectHeaders,
   requireBucket,
   rethrowStoreError,
@@ -52,7 +53,7 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
     throw new OssError('FileAlreadyExists', { ec: '0006-00000101' });
   }
   const staged = await ctx.store
-    .stageBody(ctx.req, MAX_OBJECT_SIZE)
+    .stageBody(requestBody(ctx), MAX_OBJECT_SIZE)
     .catch((e: unknown) => rethrowStoreError(e, { bucket, key }));
   try {
     checkContentMd5(ctx, staged.digest.md5);

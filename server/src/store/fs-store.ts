@@ -24,7 +24,7 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -160,6 +160,21 @@ function isPartRecord(v: unknown): v is PartInfo & { body: string } {
 
 function isBucketRecord(v: unknown): v is BucketInfo {
   return isRecord(v) && typeof v.name === 'string' && typeof v.created === 'number';
+}
+
+/**
+ * TEST ONLY: makes a file write stream fail, as on a full disk, once more than `limit` bytes were written to it: the
+ * error comes from the stream's own write, like a real ENOSPC.
+ */
+function failWritesAfter(out: WriteStream, limit: number, error: () => Error): void {
+  const write = out._write.bind(out);
+  let written = 0;
+  Reflect.set(out, '_writev', undefined); // every chunk through _write below
+  out._write = (chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void => {
+    written += chunk.length;
+    if (written > limit) callback(error());
+    else write(chunk, encoding, callback);
+  };
 }
 
 /** A {@link Store} on the local file system. Open with {@link FsStore.open}. */
@@ -435,12 +450,21 @@ export class FsStore implements Store {
     throw new Error(`object ${key} keeps changing; try again`);
   }
 
-  async stageBody(source: AsyncIterable<Uint8Array>, maxBytes: number): Promise<StagedBody> {
+  /**
+   * {@link Store.stageBody}.
+   * @param source - the body
+   * @param maxBytes - most bytes accepted
+   * @param test - TEST ONLY (the `disk-full` fault, faults-disk.ts): the write fails with ENOSPC once more than
+   *   `failAfter` bytes would be on disk, inside the same pipeline a real full disk fails in
+   * @returns the staged body
+   * @throws StoreError too-large; Node's system errors (ENOSPC, EIO, …) from the disk
+   */
+  async stageBody(source: AsyncIterable<Uint8Array>, maxBytes: number, test?: { readonly failAfter: number; readonly error: () => Error }): Promise<StagedBody> {
     const digester = new Digester(maxBytes);
     const path = join(this.#tmp, `${randomName()}.body.tmp`);
     return this.#stage(path, source, (chunk) => {
       digester.update(chunk);
-    }, () => digester.digest());
+    }, () => digester.digest(), test);
   }
 
   async #stage(
@@ -448,7 +472,10 @@ export class FsStore implements Store {
     source: AsyncIterable<Uint8Array>,
     onChunk: (chunk: Uint8Array) => void,
     finish: () => StagedBody['digest'],
+    test?: { readonly failAfter: number; readonly error: () => Error },
   ): Promise<FsStaged> {
+    const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+    if (test !== undefined) failWritesAfter(out, test.failAfter, test.error);
     try {
       await pipeline(
         source,
@@ -458,7 +485,7 @@ export class FsStore implements Store {
             yield chunk;
           }
         },
-        createWriteStream(path, { flags: 'wx', mode: 0o600 }),
+        out,
       );
       await fsyncFile(path);
     } catch (e) {
