@@ -6,8 +6,9 @@
  */
 
 import { randomBytes, randomInt } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename } from 'node:fs/promises';
+import { chmod, mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readNoFollow } from './nofollow.js';
 
 /** An access key pair. */
 export interface Credentials {
@@ -15,6 +16,19 @@ export interface Credentials {
   readonly accessKeyId: string;
   /** The AccessKey secret. */
   readonly accessKeySecret: string;
+}
+
+/**
+ * The warning for a credentials file others can read, or undefined when only its owner can.
+ * @param path - the file
+ * @param mode - its mode bits (from stat)
+ * @returns the warning line
+ */
+export function credentialsModeWarning(path: string, mode: number): string | undefined {
+  if ((mode & 0o044) === 0) return undefined;
+  const who = (mode & 0o004) !== 0 ? 'everyone' : 'its group';
+  const octal = (mode & 0o777).toString(8).padStart(4, '0');
+  return `oss-cse server: warning: ${path} (mode ${octal}) is readable by ${who}: anyone who can read it can use this server; run chmod 600 ${path}`;
 }
 
 /** Name of the credentials file inside the data directory. */
@@ -50,15 +64,18 @@ function isCredentials(v: unknown): v is Credentials {
 /**
  * Reads the data directory's credentials, creating them on first use.
  * @param dataDir - the server data directory
- * @returns the pair and whether it was just created
- * @throws Error when the file exists but is not valid
+ * @returns the pair, whether it was just created, the file's path and its mode bits (to warn when others can read it)
+ * @throws Error when the file exists but is not valid; SymlinkError when it is a symbolic link (never followed)
  */
-export async function loadOrCreateCredentials(dataDir: string): Promise<{ credentials: Credentials; created: boolean }> {
+export async function loadOrCreateCredentials(
+  dataDir: string,
+): Promise<{ credentials: Credentials; created: boolean; path: string; mode: number }> {
   const path = join(dataDir, CREDENTIALS_FILE);
   try {
-    const value: unknown = JSON.parse(await readFile(path, 'utf8'));
+    const { text, mode } = await readNoFollow(path);
+    const value: unknown = JSON.parse(text);
     if (!isCredentials(value)) throw new Error(`${path} does not hold accessKeyId and accessKeySecret`);
-    return { credentials: { accessKeyId: value.accessKeyId, accessKeySecret: value.accessKeySecret }, created: false };
+    return { credentials: { accessKeyId: value.accessKeyId, accessKeySecret: value.accessKeySecret }, created: false, path, mode };
   } catch (e) {
     if ((e as { code?: string }).code !== 'ENOENT') throw e;
   }
@@ -74,5 +91,5 @@ export async function loadOrCreateCredentials(dataDir: string): Promise<{ creden
   }
   await chmod(tmp, 0o600); // umask cannot widen 0600, but be explicit
   await rename(tmp, path);
-  return { credentials, created: true };
+  return { credentials, created: true, path, mode: 0o100600 };
 }

@@ -136,7 +136,9 @@ async function handle(state: ListenerState, req: http.IncomingMessage, res: http
       sendError(res, req, new OssError('InsufficientStorage', { fields: [['Reason', (e as NodeJS.ErrnoException).code ?? 'ENOSPC']] }), requestId, state.log);
       return;
     }
-    if (res.headersSent || req.destroyed) {
+    // A request whose body was read to the end is destroyed too (autoDestroy): only an incomplete one means the client
+    // went away. An error after a complete body (say, a link refused in the data directory) is still answered.
+    if (res.headersSent || (req.destroyed && !req.complete)) {
       // The client went away or the body stream broke: nothing left to answer.
       res.destroy();
       return;

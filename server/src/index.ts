@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { generateCredentials, loadOrCreateCredentials, type Credentials } from './credentials.js';
+import { credentialsModeWarning, generateCredentials, loadOrCreateCredentials, type Credentials } from './credentials.js';
 import { createFaultInjector, type FaultController, type FaultPlan } from './faults.js';
 import { ConnectionGuard, resolveLimits, serverOptions } from './guard.js';
 import { createListener } from './http.js';
@@ -155,7 +155,8 @@ function controllerOf(injector: FaultController): FaultController {
  * @throws Error about the data directory: `data directory … is in use by process N` (another live server holds its
  *   lock), `could not lock data directory …`, `… is not an oss-cse server data directory of version N`,
  *   `credentials.json` without the key pair (a `SyntaxError` when it is not JSON), or invalid KMS key state under
- *   `kms/`; Node's system errors (`code` `EACCES`, `ENOTDIR`, `ENOSPC`, …) when it cannot be created, read or written
+ *   `kms/`; `… is a symbolic link …` when a file or directory the server uses inside the data directory is a link
+ *   (links inside it are never followed; the data directory itself may be one); Node's system errors (`code` `EACCES`, `ENOTDIR`, `ENOSPC`, …) when it cannot be created, read or written
  * @throws Node's system error from `listen` (`code` `EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`, …) when the address
  *   cannot be bound. Whatever was opened (store, KMS emulator, listener) is closed before any of these is thrown.
  */
@@ -193,6 +194,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const loaded = await loadOrCreateCredentials(options.dataDir ?? '');
     credentials = loaded.credentials;
     credentialsGenerated = loaded.created;
+    // Once per start: the file holds the only secret the server checks.
+    const warning = credentialsModeWarning(loaded.path, loaded.mode);
+    if (warning !== undefined) log(warning);
   }
 
   const store: Store = memory ? new MemoryStore() : await FsStore.open(options.dataDir ?? '');

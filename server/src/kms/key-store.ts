@@ -8,8 +8,9 @@
  * @packageDocumentation
  */
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
+import { assertRealDirSync, readNoFollowSync } from '../nofollow.js';
 import { join } from 'node:path';
 import { isUuid } from './ciphertext-blob.js';
 
@@ -162,16 +163,20 @@ export class KeyStore {
    *
    * @param dataDir - the data directory (keys live in `<dataDir>/kms/`), or null for memory only
    * @param now - the clock (ms since the epoch)
-   * @throws Error when the state file exists but cannot be read or is invalid (never silently discarded)
+   * @throws Error when the state file exists but cannot be read or is invalid (never silently discarded);
+   *   SymlinkError when `kms/` or `kms/keys.json` is a symbolic link
    */
   static open(dataDir: string | null, now: () => number): KeyStore {
     if (dataDir === null) return new KeyStore(null, now, randomAccountId());
     const dir = join(dataDir, 'kms');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Never through a link planted in the data directory (nofollow.ts): keys would be read from, or written to, a
+    // place the user did not choose.
+    assertRealDirSync(dir);
     const file = join(dir, 'keys.json');
     let text: string | null = null;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readNoFollowSync(file);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }

@@ -24,11 +24,12 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { assertRealDirs, READ_NOFOLLOW, readNoFollow, SymlinkError } from '../nofollow.js';
 import { Digester } from './digest.js';
 import {
   StoreError,
@@ -130,6 +131,16 @@ function parseJson<T>(text: string, check: (v: unknown) => v is T): T | undefine
   }
 }
 
+/** A record file's text; '' when it cannot be read (the record is then skipped), but a link is never skipped quietly. */
+async function recordText(path: string): Promise<string> {
+  try {
+    return (await readNoFollow(path)).text;
+  } catch (e) {
+    if (e instanceof SymlinkError) throw e;
+    return '';
+  }
+}
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -207,6 +218,7 @@ export class FsStore implements Store {
       await rm(store.#tmp, { recursive: true, force: true });
       await mkdir(store.#tmp, { recursive: true });
       await mkdir(store.#bucketsDir, { recursive: true });
+      await assertRealDirs(store.#tmp, store.#bucketsDir);
       await store.#load();
     } catch (e) {
       await unlinkQuiet(join(dataDir, LOCK_FILE));
@@ -218,7 +230,7 @@ export class FsStore implements Store {
   async #checkFormat(): Promise<void> {
     const path = join(this.dataDir, FORMAT_FILE);
     try {
-      const text = await readFile(path, 'utf8');
+      const { text } = await readNoFollow(path);
       const value = parseJson(text, isRecord);
       if (value?.format !== FORMAT.format || value.version !== FORMAT.version) {
         throw new Error(`${path} is not an oss-cse server data directory of version ${FORMAT.version}`);
@@ -243,7 +255,7 @@ export class FsStore implements Store {
         return;
       } catch (e) {
         if (!isErrno(e, 'EEXIST')) throw e;
-        const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+        const pid = Number((await recordText(path)).trim());
         if (Number.isInteger(pid) && pid > 0 && isProcessAlive(pid)) {
           throw new Error(`data directory ${this.dataDir} is in use by process ${pid}`);
         }
@@ -256,7 +268,8 @@ export class FsStore implements Store {
   async #load(): Promise<void> {
     for (const name of await readdir(this.#bucketsDir)) {
       const dir = join(this.#bucketsDir, name);
-      const info = parseJson(await readFile(join(dir, 'bucket.json'), 'utf8').catch(() => ''), isBucketRecord);
+      await assertRealDirs(dir);
+      const info = parseJson(await recordText(join(dir, 'bucket.json')), isBucketRecord);
       if (info?.name !== name) continue;
       const bucket: FsBucket = { info, dir, objects: new Map(), uploads: new Map(), sorted: undefined };
       await this.#loadObjects(bucket);
@@ -268,12 +281,14 @@ export class FsStore implements Store {
   async #loadObjects(bucket: FsBucket): Promise<void> {
     const objectsDir = join(bucket.dir, 'objects');
     await mkdir(objectsDir, { recursive: true });
+    await assertRealDirs(objectsDir);
     for (const shard of await readdir(objectsDir)) {
       const shardDir = join(objectsDir, shard);
+      await assertRealDirs(shardDir);
       const files = await readdir(shardDir);
       const referenced = new Set<string>();
       for (const file of files.filter((f) => f.endsWith('.meta.json'))) {
-        const record = parseJson(await readFile(join(shardDir, file), 'utf8'), isObjectRecord);
+        const record = parseJson(await recordText(join(shardDir, file)), isObjectRecord);
         if (record === undefined || `${keyHash(record.key)}.meta.json` !== file || !files.includes(record.body)) continue;
         const { body, ...meta } = record;
         bucket.objects.set(meta.key, { meta, body });
@@ -289,15 +304,17 @@ export class FsStore implements Store {
   async #loadUploads(bucket: FsBucket): Promise<void> {
     const uploadsDir = join(bucket.dir, 'uploads');
     await mkdir(uploadsDir, { recursive: true });
+    await assertRealDirs(uploadsDir);
     for (const uploadId of await readdir(uploadsDir)) {
       const dir = join(uploadsDir, uploadId);
-      const info = parseJson(await readFile(join(dir, 'upload.json'), 'utf8').catch(() => ''), isUploadRecord);
+      await assertRealDirs(dir);
+      const info = parseJson(await recordText(join(dir, 'upload.json')), isUploadRecord);
       if (info?.uploadId !== uploadId) continue;
       const upload: FsUpload = { info, dir, parts: new Map() };
       const files = await readdir(dir);
       const referenced = new Set<string>();
       for (const file of files.filter((f) => /^part-\d+\.json$/.test(f))) {
-        const record = parseJson(await readFile(join(dir, file), 'utf8'), isPartRecord);
+        const record = parseJson(await recordText(join(dir, file)), isPartRecord);
         if (record === undefined || !files.includes(record.body)) continue;
         const { body, ...part } = record;
         upload.parts.set(part.partNumber, { info: part, body });
@@ -363,6 +380,18 @@ export class FsStore implements Store {
     return { dir: join(bucket.dir, 'objects', hash.slice(0, 2)), hash };
   }
 
+  /**
+   * {@link FsStore.#objectDir}, after checking with lstat that no directory on the way is a link (nofollow.ts), so
+   * a link planted inside the data directory cannot send a read or write outside it.
+   */
+  async #realObjectDir(bucket: FsBucket, key: string, create: boolean): Promise<{ dir: string; hash: string }> {
+    const where = this.#objectDir(bucket, key);
+    await assertRealDirs(bucket.dir, join(bucket.dir, 'objects'));
+    if (create) await mkdir(where.dir, { recursive: true });
+    await assertRealDirs(where.dir);
+    return where;
+  }
+
   listBuckets(): readonly BucketInfo[] {
     return [...this.#buckets.values()].map((b) => b.info).sort((a, b) => (a.name < b.name ? -1 : 1));
   }
@@ -419,12 +448,13 @@ export class FsStore implements Store {
       const b = this.#buckets.get(bucket);
       const entry = b?.objects.get(key);
       if (b === undefined || entry === undefined) return undefined;
-      const path = join(this.#objectDir(b, key).dir, entry.body);
       let fh;
       try {
-        fh = await open(path, 'r');
+        const path = join((await this.#realObjectDir(b, key, false)).dir, entry.body);
+        fh = await open(path, READ_NOFOLLOW);
       } catch (e) {
         if (isErrno(e, 'ENOENT')) continue;
+        if (isErrno(e, 'ELOOP')) throw new SymlinkError(join(this.#objectDir(b, key).dir, entry.body));
         throw e;
       }
       const handle = fh;
@@ -497,8 +527,7 @@ export class FsStore implements Store {
 
   async #commitObject(b: FsBucket, staged: FsStaged, meta: ObjectMeta, forbidOverwrite: boolean): Promise<void> {
     if (forbidOverwrite && b.objects.has(meta.key)) throw new StoreError('key-exists', meta.key);
-    const { dir, hash } = this.#objectDir(b, meta.key);
-    await mkdir(dir, { recursive: true });
+    const { dir, hash } = await this.#realObjectDir(b, meta.key, true);
     const body = `${hash}.${randomName()}.body`;
     await rename(staged.path, join(dir, body));
     await this.#writeDurable(join(dir, `${hash}.meta.json`), JSON.stringify({ ...meta, body }));
@@ -521,7 +550,7 @@ export class FsStore implements Store {
       const b = this.#bucket(bucket);
       const entry = b.objects.get(meta.key);
       if (entry === undefined) throw new StoreError('no-such-key', meta.key);
-      const { dir, hash } = this.#objectDir(b, meta.key);
+      const { dir, hash } = await this.#realObjectDir(b, meta.key, false);
       await this.#writeDurable(join(dir, `${hash}.meta.json`), JSON.stringify({ ...meta, body: entry.body }));
       b.objects.set(meta.key, { meta, body: entry.body });
       b.sorted = undefined;
@@ -533,7 +562,7 @@ export class FsStore implements Store {
       const b = this.#bucket(bucket);
       const entry = b.objects.get(key);
       if (entry === undefined) return false;
-      const { dir, hash } = this.#objectDir(b, key);
+      const { dir, hash } = await this.#realObjectDir(b, key, false);
       await unlink(join(dir, `${hash}.meta.json`));
       await fsyncDir(dir);
       b.objects.delete(key);
@@ -546,6 +575,7 @@ export class FsStore implements Store {
   async createUpload(bucket: string, info: UploadInfo): Promise<void> {
     await this.#exclusive(async () => {
       const b = this.#bucket(bucket);
+      await assertRealDirs(b.dir, join(b.dir, 'uploads'));
       const staging = join(this.#tmp, `upload-${randomName()}`);
       await mkdir(staging);
       const fh = await open(join(staging, 'upload.json'), 'wx', 0o600);
@@ -577,6 +607,7 @@ export class FsStore implements Store {
     try {
       await this.#exclusive(async () => {
         const upload = this.#upload(bucket, uploadId);
+        await assertRealDirs(this.#bucket(bucket).dir, join(this.#bucket(bucket).dir, 'uploads'), upload.dir);
         const body = `part-${part.partNumber}.${randomName()}.body`;
         await rename((staged as FsStaged).path, join(upload.dir, body));
         await this.#writeDurable(join(upload.dir, `part-${part.partNumber}.json`), JSON.stringify({ ...part, body }));
@@ -611,13 +642,16 @@ export class FsStore implements Store {
     async function* concatenate(): AsyncGenerator<Uint8Array> {
       for (const file of files) {
         try {
-          for await (const chunk of createReadStream(file)) yield chunk as Uint8Array;
+          const fh = await open(file, READ_NOFOLLOW);
+          for await (const chunk of fh.createReadStream()) yield chunk as Uint8Array;
         } catch (e) {
           if (isErrno(e, 'ENOENT')) throw new StoreError('no-such-part', file);
+          if (isErrno(e, 'ELOOP')) throw new SymlinkError(file);
           throw e;
         }
       }
     }
+    await assertRealDirs(this.#bucket(bucket).dir, join(this.#bucket(bucket).dir, 'uploads'), upload.dir);
     const path = join(this.#tmp, `${randomName()}.body.tmp`);
     const staged = await this.#stage(path, concatenate(), () => undefined, () => ({
       size: meta.size,
