@@ -164,11 +164,9 @@ export const put: Command = {
               restartedFrom: result.restartedFrom ?? null,
             }) + '\n',
           );
-        } else if (values.quiet) {
-          // nothing
-        } else if (result.alreadyComplete) {
+        } else if (!values.quiet && result.alreadyComplete) {
           io.stdout.write(`${url} is already complete: upload ${result.uploadId ?? '?'} was finished by an earlier run; nothing sent\n`);
-        } else {
+        } else if (!values.quiet) {
           const how =
             result.method === 'put'
               ? 'in one request'
