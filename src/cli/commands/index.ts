@@ -19,7 +19,8 @@ import { mb } from './mb.js';
 import { put } from './put.js';
 import { rewrap } from './rewrap.js';
 import { rm } from './rm.js';
+import { uploads } from './uploads.js';
 import { serve } from './serve.js';
 
 /** Every command, in the order `oss-cse --help` lists them. */
-export const commands: readonly Command[] = [put, get, cat, head, ls, rm, mb, rewrap, keys, keygen, encrypt, decrypt, inspect, serve, demo];
+export const commands: readonly Command[] = [put, get, cat, head, ls, rm, mb, uploads, rewrap, keys, keygen, encrypt, decrypt, inspect, serve, demo];

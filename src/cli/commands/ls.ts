@@ -56,6 +56,6 @@ export const ls: Command = {
       } while (token !== undefined);
       if (values.json) io.stdout.write(JSON.stringify({ bucket: where.bucket, prefix: where.key, prefixes, objects }) + '\n');
       return 0;
-    });
+    }, { keys: 'optional' });
   },
 };
