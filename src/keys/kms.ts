@@ -642,7 +642,7 @@ export class KmsMasterKey implements MasterKey {
         return { key, iv: counterBlockFromDecimal(start.plaintext, headers.start) };
       } catch (cause) {
         throw new CseError(
-          cause instanceof CseError ? cause.code : ErrorCode.ENVELOPE_BAD_NUMBER,
+          cause instanceof CseError ? cause.cseCode : ErrorCode.ENVELOPE_BAD_NUMBER,
           `KMS key ${this.name} unwrapped a V1 start that is not a decimal counter below 2^128`,
           { ...where(headers.start), cause },
         );

@@ -150,6 +150,9 @@ interface AliError {
   status?: number;
   code?: string;
   requestId?: string;
+  hostId?: string;
+  ecCode?: string;
+  params?: unknown;
 }
 
 interface AgentLike {
@@ -301,6 +304,8 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     if (result.status !== 200 && result.status !== 206 && result.status !== 304) {
       const data = await readBounded(body, MAX_ERROR_BODY);
       const aliError = await this.#client.requestError({ status: result.status, headers: result.headers, data });
+      // ali-oss's own request layer attaches the request parameters to every error answer (`lib/client.js` request).
+      aliError.params = params;
       throw convertError(aliError, what, location, signal);
     }
     // Keep the abort hook until the body is consumed or destroyed.
@@ -891,7 +896,9 @@ const RETRYABLE_CODES = new Set([
 ]);
 
 /**
- * Converts whatever `ali-oss` (or the network) threw into our error types.
+ * Converts whatever `ali-oss` (or the network) threw into our error types, keeping ali-oss's `name`, `code`,
+ * `status`, `requestId`, `hostId`, `ecCode` and `params` (docs/errors.md): ported error handling then takes the same
+ * branch. A 416 (`InvalidRange`) is classified `ERR_CSE_RANGE_NOT_SATISFIABLE`, everything else `ERR_CSE_TRANSFER`.
  * @internal
  */
 export function convertError(e: unknown, what: string, location: ObjectLocation, signal: AbortSignal | undefined): CseError {
@@ -899,31 +906,43 @@ export function convertError(e: unknown, what: string, location: ObjectLocation,
   if (signal?.aborted === true) return abortedError(what, signal);
   const err = (typeof e === 'object' && e !== null ? e : {}) as AliError;
   const status = typeof err.status === 'number' ? err.status : undefined;
-  const code = typeof err.code === 'string' && err.code !== '' ? err.code : undefined;
-  const requestId = typeof err.requestId === 'string' && err.requestId !== '' ? err.requestId : undefined;
+  const code = nonEmptyString(err.code);
+  const name = nonEmptyString(err.name);
+  const requestId = nonEmptyString(err.requestId);
+  const hostId = nonEmptyString(err.hostId);
+  const ecCode = nonEmptyString(err.ecCode);
   const object = location.key === '' ? {} : { object: location.key };
   const message = typeof err.message === 'string' ? err.message : String(e);
-  if (status === 416 || code === 'InvalidRange') {
-    return new CseError(ErrorCode.RANGE_NOT_SATISFIABLE, `${what}: the requested range is not satisfiable (${message})`, {
-      ...object,
-      cause: e,
-    });
-  }
   const network = status === undefined || status < 100;
-  const retryable = network || (status >= 500 && status !== 501) || status === 429 || (code !== undefined && RETRYABLE_CODES.has(code));
-  const parts = [
-    `${what} failed`,
-    network ? '' : ` with HTTP ${status}`,
-    code === undefined ? '' : ` ${code}`,
-    `: ${message}`,
-    requestId === undefined ? '' : ` (request id ${requestId})`,
-  ];
+  const range = status === 416 || code === 'InvalidRange';
+  const retryable =
+    !range && (network || (status >= 500 && status !== 501) || status === 429 || (code !== undefined && RETRYABLE_CODES.has(code)));
+  const parts = range
+    ? [`${what}: the requested range is not satisfiable (${message})`]
+    : [
+        `${what} failed`,
+        network ? '' : ` with HTTP ${status}`,
+        code === undefined ? '' : ` ${code}`,
+        `: ${message}`,
+        requestId === undefined ? '' : ` (request id ${requestId})`,
+      ];
   return new TransferError(parts.join(''), {
     ...object,
-    ...(status === undefined || network ? {} : { status }),
-    ...(code === undefined ? {} : { ossCode: code }),
+    ...(status === undefined ? {} : { status }),
+    // An OSS code is one from an answer; a network failure's `code` is urllib's error name.
+    ...(code === undefined || network ? {} : { ossCode: code }),
+    ...(code === undefined ? {} : { aliCode: code }),
+    ...(name === undefined || name === 'Error' ? {} : { aliName: name }),
     ...(requestId === undefined ? {} : { requestId }),
+    ...(hostId === undefined ? {} : { hostId }),
+    ...(ecCode === undefined ? {} : { ecCode }),
+    ...(err.params === undefined ? {} : { params: err.params }),
+    ...(range ? { cseCode: ErrorCode.RANGE_NOT_SATISFIABLE } : {}),
     retryable,
     cause: e,
   });
+}
+
+function nonEmptyString(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }

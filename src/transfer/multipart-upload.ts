@@ -717,7 +717,7 @@ async function endFailedUpload(
     });
   }
   const suffix = `${fate}${notes.length === 0 ? '' : ` (${notes.join('; ')})`}`;
-  if (e instanceof CseError && e.code === ErrorCode.ABORTED) {
+  if (e instanceof CseError && e.cseCode === ErrorCode.ABORTED) {
     return new CseError(
       ErrorCode.ABORTED,
       `multipart upload ${id} of ${describe(location)} was stopped by its abort signal after ${input.done.size} of ${input.count} parts; ${suffix}`,

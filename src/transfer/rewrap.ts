@@ -558,7 +558,7 @@ export async function rewrapPrefix(
         // An object in flight when the signal fired is neither done nor failed: a re-run takes it up.
         if (aborted()) return;
         const error = e instanceof CseError ? e : new CseError(ErrorCode.TRANSFER, messageOf(e), { object: next.value.name, cause: e });
-        result = { name: next.value.name, status: 'failed', dryRun, error, reason: `[${error.code}] ${error.message}` };
+        result = { name: next.value.name, status: 'failed', dryRun, error, reason: `[${error.cseCode}] ${error.message}` };
       }
       if (result.status === 'rewrapped') rewrapped++;
       else if (result.status === 'skipped') skipped++;
