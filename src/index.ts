@@ -58,7 +58,8 @@ export type {
 
 // Multipart upload, resumable download, checkpoints
 export { MultipartUploadError } from './transfer/multipart-upload.js';
-export type { PartFailure, UploadProgress, UploadProgressInfo } from './transfer/multipart-upload.js';
+export type { DonePart, MultipartUploadCheckpoint, PartFailure, UploadProgress, UploadProgressInfo } from './transfer/multipart-upload.js';
+export type { UploadCallback } from './transfer/callback.js';
 export { DownloadError, ObjectChangedError } from './transfer/resumable-download.js';
 export type { DownloadProgress, DownloadProgressInfo } from './transfer/resumable-download.js';
 export type { MultipartContext, PartListEntry, UploadedPart } from './transfer/multipart.js';

@@ -21,6 +21,7 @@ import OSS from 'ali-oss';
 import { CseError, ErrorCode, TransferError } from '../errors.js';
 import { OssHeader, USER_AGENT_SUFFIX } from '../format/headers.js';
 import { abortedError, onAbort, throwIfAborted } from './abort.js';
+import { hasCallback } from './callback.js';
 import type {
   CompletePart,
   CompleteResponse,
@@ -285,7 +286,8 @@ export class AliOssStore implements ObjectStore, MultipartStore {
       else headers['Content-Length'] = String(request.body.length);
     }
     const result = await this.#call(what, location, options, params, stream);
-    return toStoreResponse(result);
+    const response = toStoreResponse(result);
+    return hasCallback(headers) ? { ...response, callbackBody: bodyBytes(result.data) } : response;
   }
 
   /**
@@ -503,8 +505,11 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     uploadId: string,
     parts: readonly CompletePart[],
     options: CallOptions = {},
+    headers: Readonly<Record<string, string>> = {},
   ): Promise<CompleteResponse> {
     const what = `CompleteMultipartUpload ${describe(location)}`;
+    // With an upload callback OSS answers with the callback server's body, not XML (ali-oss `completeMultipartUpload`).
+    const callback = hasCallback(headers);
     const xml = [
       '<?xml version="1.0" encoding="UTF-8"?>',
       '<CompleteMultipartUpload>',
@@ -514,9 +519,11 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     const params = this.#base('POST', location, {}, options, [200], { uploadId });
     params.content = Buffer.from(xml, 'utf8');
     params.mime = 'xml';
-    params.xmlResponse = true;
+    params.xmlResponse = !callback;
+    Object.assign(params.headers, headers);
     const result = await this.#call(what, location, options, params);
     const response = toStoreResponse(result);
+    if (callback) return { ...response, etag: response.headers[OssHeader.ETAG], callbackBody: bodyBytes(result.data) };
     return { ...response, etag: response.headers[OssHeader.ETAG] ?? xmlText(xmlRecord(result.data).ETag) };
   }
 
@@ -941,6 +948,11 @@ export function convertError(e: unknown, what: string, location: ObjectLocation,
     retryable,
     cause: e,
   });
+}
+
+function bodyBytes(data: unknown): Uint8Array | undefined {
+  if (data instanceof Uint8Array) return data;
+  return typeof data === 'string' ? Buffer.from(data, 'utf8') : undefined;
 }
 
 function nonEmptyString(value: unknown): string | undefined {

@@ -137,7 +137,7 @@ test('an upload aborted through its signal without a checkpoint is aborted on OS
       parallel: 1,
       signal: controller.signal,
       progress: (_f, info) => {
-        if (info.part?.partNumber === 2) controller.abort(new Error('test stop'));
+        if (info?.part?.partNumber === 2) controller.abort(new Error('test stop'));
       },
     }),
   );
