@@ -173,6 +173,8 @@ export type {
   KmsEncryptResult,
   KmsSdkLoader,
 } from './keys/kms-client.js';
+export { CREDENTIALS_PACKAGE, defaultCredentialChain, resolveChainCredentials } from './keys/credential-chain.js';
+export type { ChainCredentials, CredentialChain, CredentialsLoader } from './keys/credential-chain.js';
 export { CachingMasterKey, MAX_CACHE_ENTRIES } from './keys/caching-master-key.js';
 export type { CachingMasterKeyOptions } from './keys/caching-master-key.js';
 export { KeyRing } from './keys/key-ring.js';
