@@ -560,6 +560,7 @@ export async function multipartUpload(
   });
   const progressCheckpoint = (bytes: number, part: UploadedPart | undefined): MultipartUploadCheckpoint => {
     const record = snapshot();
+    if (file !== undefined) state.handedOut = true;
     return {
       ...record,
       file: file?.path ?? null,
@@ -578,6 +579,7 @@ export async function multipartUpload(
     checkpointFailure: undefined,
     discard: false,
     completed: false,
+    handedOut: false,
   };
   const saveCheckpoint = async (throttled: boolean): Promise<void> => {
     if (saver === undefined || checkpointStore === undefined) return;
@@ -690,6 +692,11 @@ interface AfterInitiate {
   discard: boolean;
   /** Complete succeeded. */
   completed: boolean;
+  /**
+   * `progress` was handed a checkpoint of a file upload: the caller can resume with it, as with ali-oss (which never
+   * aborts a failed multipart upload), so the upload is kept.
+   */
+  handedOut: boolean;
 }
 
 /** Parts failed for good: turned into a {@link MultipartUploadError} once the upload's fate is known. */
@@ -733,7 +740,7 @@ async function endFailedUpload(
 ): Promise<unknown> {
   const { store, location, context, options, state, checkpoint } = input;
   const id = context.uploadId;
-  const keep = !state.discard && (state.recorded || options.uploadId !== undefined);
+  const keep = !state.discard && (state.recorded || state.handedOut || options.uploadId !== undefined);
   let checkpointError: unknown;
   let abortError: unknown;
   if (keep) {
