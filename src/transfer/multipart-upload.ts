@@ -740,7 +740,10 @@ async function endFailedUpload(
 ): Promise<unknown> {
   const { store, location, context, options, state, checkpoint } = input;
   const id = context.uploadId;
-  const keep = !state.discard && (state.recorded || state.handedOut || options.uploadId !== undefined);
+  // A checkpoint handed to `progress` keeps the upload as ali-oss would, except when the caller's own signal stopped
+  // it: cancelling an upload nothing else records still cleans up after itself.
+  const cancelled = e instanceof CseError && e.cseCode === ErrorCode.ABORTED;
+  const keep = !state.discard && (state.recorded || (state.handedOut && !cancelled) || options.uploadId !== undefined);
   let checkpointError: unknown;
   let abortError: unknown;
   if (keep) {
@@ -766,7 +769,9 @@ async function endFailedUpload(
     : keep && state.recorded && checkpoint !== undefined
       ? `upload ${id} is kept: resume it with the checkpoint ${checkpoint.description}` +
         (state.checkpointFailure === undefined && checkpointError === undefined ? '' : ' (as last saved)')
-      : `upload ${id} is kept: resume it with uploadId, or abort it`;
+      : state.handedOut && options.uploadId === undefined
+        ? `upload ${id} is kept: resume it with the checkpoint progress received (options.checkpoint), or abort it`
+        : `upload ${id} is kept: resume it with uploadId, or abort it`;
   const notes = [
     ...(abortError === undefined ? [] : [`aborting it failed too: ${messageOf(abortError)}`]),
     ...(checkpointError === undefined ? [] : [`saving the checkpoint failed too: ${messageOf(checkpointError)}`]),
