@@ -182,3 +182,4 @@ export type { KeyRingOptions, KeySelectionPolicy, UnwrapResult } from './keys/ke
 
 // Types the master-key seam and the offline API need
 export type { ContentMaterial, Envelope, EnvelopeVersion, MatDesc, WrapScheme, WrappedMaterial } from './format/types.js';
+export type { HeaderInput } from './format/envelope.js';
