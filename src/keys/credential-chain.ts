@@ -53,7 +53,7 @@ function isModuleNotFound(e: unknown): boolean {
  * it to an official SDK client as `credential` (it refreshes STS credentials itself), or read it with
  * {@link resolveChainCredentials}.
  *
- * @param load - how to load the package (default {@link importCredentials})
+ * @param load - how to load the package (default: a dynamic import of `@alicloud/credentials`)
  * @throws CseError ERR_CSE_MISSING_DEPENDENCY when `@alicloud/credentials` cannot be loaded or exports no Credential
  *   class
  */
