@@ -57,8 +57,8 @@ export interface MultipartContext {
   readonly partSize: number;
   /**
    * The client-side-encryption headers sent on Initiate: wrapped data key and IV, algorithms, matdesc (when known),
-   * data-size and part-size, and the unencrypted MD5 when the caller gave one. Every UploadPart repeats all of them
-   * but the unencrypted MD5 and length.
+   * data-size and part-size, the unencrypted length (= data-size) and the unencrypted MD5 when the caller gave one.
+   * Every UploadPart repeats all of them but the unencrypted MD5 and length.
    */
   readonly envelope: Readonly<Record<string, string>>;
 }
@@ -250,6 +250,10 @@ export async function initiateEncryptedUpload(
     masterKey: options.masterKey,
     dataSize,
     partSize,
+    // The completed object keeps Initiate's metadata (FORMAT.md §6), so the plaintext length stored here is checked
+    // by every whole read, as for a PutObject (issue 14 item 2). It always equals dataSize: Complete refuses parts
+    // that do not add up to it. (Go sends none on Initiate; a reader that ignores it loses nothing.)
+    unencryptedContentLength: dataSize,
     ...(md5 === undefined ? {} : { unencryptedContentMd5: md5 }),
     ...(options.contentMaterial === undefined ? {} : { contentMaterial: options.contentMaterial }),
   });
