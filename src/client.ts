@@ -38,6 +38,7 @@ import { writeEncrypted, type PlaintextSource } from './transfer/write.js';
 import { rewrapObject, rewrapPrefix, type RewrapObjectResult, type RewrapOptions, type RewrapPrefixOptions, type RewrapPrefixResult } from './transfer/rewrap.js';
 import {
   FileCheckpointStore,
+  MemoryCheckpointStore,
   defaultCheckpointPath,
   parseDownloadCheckpoint,
   parseUploadCheckpoint,
@@ -58,8 +59,9 @@ import {
   type PartListEntry,
 } from './transfer/multipart.js';
 import type { ListedEncryption, ListedPart, ListedUpload, MultipartStore } from './transfer/multipart-store.js';
-import { multipartUpload, type UploadProgress, type UploadSource } from './transfer/multipart-upload.js';
+import { multipartUpload, type MultipartUploadCheckpoint, type UploadProgress, type UploadSource } from './transfer/multipart-upload.js';
 import { resumableDownload, type DownloadProgress } from './transfer/resumable-download.js';
+import { CALLBACK_HEADER, CALLBACK_VAR_HEADER, callbackData, callbackHeaders, type UploadCallback } from './transfer/callback.js';
 
 /** Options of {@link EncryptionClient}. */
 export interface EncryptionClientOptions {
@@ -148,6 +150,11 @@ export interface PutOptions extends CallOptions {
    */
   readonly contentLength?: number;
   /**
+   * OSS upload callback (ali-oss's option): sent as `x-oss-callback`/`x-oss-callback-var`; the callback server's
+   * answer comes back as the result's `data`.
+   */
+  readonly callback?: UploadCallback;
+  /**
    * Also store the plaintext's MD5 as `…-unencrypted-content-md5` (default `false`), which every whole read then
    * checks, as it checks the length. Only for sources that can be read twice: bytes (hashed in memory) and file paths
    * (read once for the MD5, again for the upload; a file that changed in between fails the upload before its last
@@ -176,6 +183,8 @@ export interface PutResult {
   readonly size: number;
   /** CRC-64 of the ciphertext, as OSS spells it; checked against OSS's own. */
   readonly crc64: string;
+  /** With an upload callback: the callback server's answer (parsed JSON, else text), as ali-oss's `data`. */
+  readonly data?: unknown;
 }
 
 /** A byte range as numbers: `start` to `end` inclusive (`end` omitted: to the end of the object). */
@@ -380,12 +389,14 @@ export interface MultipartUploadOptions extends PutOptions {
    * key and source), a checkpoint file path, or a {@link CheckpointStore}. A failed or aborted upload is then kept
    * and the next call with the same checkpoint continues it. Without a checkpoint, a failed upload is aborted.
    */
-  readonly checkpoint?: CheckpointOption<UploadCheckpoint>;
+  readonly checkpoint?: CheckpointOption<UploadCheckpoint> | MultipartUploadCheckpoint;
   /** Continue this upload without a local checkpoint, from ListParts' `ClientEncryption*` fields. */
   readonly uploadId?: string;
   /**
-   * `progress(fraction, { bytes, totalBytes, part, uploadId })`, awaited; throwing stops the upload, which is kept when
-   * resumable (`checkpoint` or `uploadId`) and aborted otherwise.
+   * ali-oss's `progress(p, checkpoint, res)`: 0 after Initiate, `doneParts / (parts + 1)` after each part, 1 once after
+   * Complete (checkpoint null). The checkpoint is ali-oss's shape plus the wrapped envelope (never key material) and can
+   * be passed back as `options.checkpoint` to resume (see {@link MultipartUploadCheckpoint}). Awaited; throwing stops
+   * the upload, which is kept when resumable (`checkpoint` or `uploadId`) and aborted otherwise.
    */
   readonly progress?: UploadProgress;
 }
@@ -431,6 +442,8 @@ export interface MultipartUploadResult {
    * ERR_CSE_MULTIPART and keeps the checkpoint instead (docs/resume.md).
    */
   readonly restartedFrom: string | undefined;
+  /** With an upload callback: the callback server's answer (parsed JSON, else text), as ali-oss's `data`. */
+  readonly data?: unknown;
 }
 
 /** Options of {@link EncryptionClient.initMultipartUpload}. */
@@ -475,6 +488,8 @@ export interface UploadPartResult {
   readonly size: number;
   /** CRC-64 of the part's ciphertext, checked against OSS's. */
   readonly crc64: string;
+  /** The UploadPart response (ali-oss's `res`). */
+  readonly res: ResponseInfo;
 }
 
 /** The result of {@link EncryptionClient.completeMultipartUpload}. */
@@ -687,7 +702,7 @@ export class EncryptionClient {
     try {
       const written = await writeEncrypted(this.#store, location, source, {
         masterKey: this.#masterKey,
-        headers: options.headers ?? {},
+        headers: callbackHeaders(options.callback, options.headers),
         meta: options.meta,
         mime,
         contentLength: options.contentLength,
@@ -703,6 +718,7 @@ export class EncryptionClient {
         envelope: summarizeEnvelope(written.envelope),
         size: written.size,
         crc64: written.crc64,
+        ...(written.response.callbackBody === undefined ? {} : { data: callbackData(written.response.callbackBody) }),
       };
     } finally {
       fileStream?.destroy();
@@ -991,16 +1007,22 @@ export class EncryptionClient {
         object: location.key,
       });
     }
+    const given = options.checkpoint;
     const checkpoint =
-      options.checkpoint === undefined || options.checkpoint === false
+      given === undefined || given === false
         ? undefined
-        : checkpointStore(options.checkpoint, () => {
+        : isProgressCheckpoint(given)
+          ? // ali-oss's way: the checkpoint `progress` handed out, passed back to resume.
+            new MemoryCheckpointStore(parseUploadCheckpoint(given, 'options.checkpoint'))
+          : checkpointStore(given, () => {
             if (typeof file !== 'string') {
               throw new CseError(ErrorCode.INVALID_ARGUMENT, 'checkpoint: true needs a file path source', { object: location.key });
             }
             return defaultCheckpointPath('upload', location.bucket, location.key, file);
           }, parseUploadCheckpoint);
-    const headers = withContentMd5(withoutContentLength(options.headers), plaintextMd5, location.key);
+    const { request: headers, callback } = splitCallbackHeaders(
+      callbackHeaders(options.callback, withContentMd5(withoutContentLength(options.headers), plaintextMd5, location.key)),
+    );
     const result = await multipartUpload(this.#multipartStore(), location, source, {
       masterKey: this.#masterKey,
       keys: this.keyRing,
@@ -1014,10 +1036,12 @@ export class EncryptionClient {
       meta: options.meta,
       mime: options.mime,
       progress: options.progress,
+      callbackHeaders: callback,
       signal,
       timeout: options.timeout,
     });
     return {
+      ...(result.response.callbackBody === undefined ? {} : { data: callbackData(result.response.callbackBody) }),
       name: location.key,
       bucket: location.bucket,
       etag: result.etag,
@@ -1479,6 +1503,28 @@ function checkpointStore<T>(
     return option;
   }
   throw new CseError(ErrorCode.INVALID_ARGUMENT, 'options.checkpoint: expected true, a file path or a CheckpointStore');
+}
+
+/** True for the checkpoint `progress` hands out (ali-oss's shape), as opposed to a {@link CheckpointStore}. */
+function isProgressCheckpoint(value: unknown): value is MultipartUploadCheckpoint {
+  if (typeof value !== 'object' || value === null) return false;
+  const o = value as Partial<Record<keyof MultipartUploadCheckpoint | 'load', unknown>>;
+  return typeof o.load !== 'function' && typeof o.uploadId === 'string' && Array.isArray(o.doneParts);
+}
+
+/** Moves the upload-callback headers out of a multipart upload's headers: they belong on Complete, not Initiate. */
+function splitCallbackHeaders(headers: Readonly<Record<string, string>>): {
+  request: Record<string, string>;
+  callback: Record<string, string>;
+} {
+  const request: Record<string, string> = {};
+  const callback: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (lower === CALLBACK_HEADER || lower === CALLBACK_VAR_HEADER) callback[name] = value;
+    else request[name] = value;
+  }
+  return { request, callback };
 }
 
 /** A Content-Length request header, as a number (the plaintext length of a stream). */

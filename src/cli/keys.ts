@@ -101,7 +101,7 @@ export async function loadRsaKeyFile(path: string, options: LoadKeyOptions = {})
     });
   } catch (e) {
     if (e instanceof CseError) {
-      throw new CseError(e.code, `cannot load key file ${path}: ${e.message}`, { cause: e });
+      throw new CseError(e.cseCode, `cannot load key file ${path}: ${e.message}`, { cause: e });
     }
     throw new CseError(ErrorCode.INVALID_KEY, `cannot load key file ${path}`, { cause: e });
   }

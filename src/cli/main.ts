@@ -74,7 +74,7 @@ function reportError(e: unknown, commandName: string, debug: boolean, io: CliIo)
   }
   const line =
     e instanceof CseError
-      ? `error [${e.code}]: ${oneLine(e.message)}`
+      ? `error [${e.cseCode}]: ${oneLine(e.message)}`
       : `error [ERR_CSE_UNEXPECTED]: ${oneLine(e instanceof Error ? e.message : String(e))}`;
   io.stderr.write(line + '\n');
   if (debug && e instanceof Error && e.stack !== undefined) io.stderr.write(e.stack + '\n');

@@ -373,7 +373,7 @@ export class RsaMasterKey implements MasterKey {
     } catch (cause) {
       key.fill(0);
       throw new CseError(
-        cause instanceof CseError ? cause.code : ErrorCode.ENVELOPE_BAD_NUMBER,
+        cause instanceof CseError ? cause.cseCode : ErrorCode.ENVELOPE_BAD_NUMBER,
         `RSA key ${this.name} unwrapped a start that is not a decimal counter below 2^128`,
         { ...contextOf(object, headers.start), cause },
       );

@@ -127,11 +127,17 @@ export async function readObject(store: ObjectStore, location: ObjectLocation, o
       });
     }
     if (serve.kind === 'unsatisfiable') {
-      throw new CseError(
-        ErrorCode.RANGE_NOT_SATISFIABLE,
+      // A plain client gets OSS's 416 InvalidRange here: the same shape (docs/errors.md).
+      throw new TransferError(
         `the range ${JSON.stringify(rangeValue)} starts at or past the end of the ${serve.total}-byte object ` +
           '(x-oss-range-behavior: standard)',
-        { object: location.key },
+        {
+          object: location.key,
+          status: 416,
+          aliCode: 'InvalidRange',
+          aliName: 'InvalidRangeError',
+          cseCode: ErrorCode.RANGE_NOT_SATISFIABLE,
+        },
       );
     }
     const version = detectEnvelopeVersion(response.headers, { object: location.key });

@@ -166,7 +166,7 @@ export class DownloadError extends CseError {
    */
   constructor(location: ObjectLocation, failures: readonly { readonly partNumber: number; readonly error: unknown }[], checkpoint: string | undefined) {
     const first = failures[0]?.error;
-    const codes = new Set(failures.map((f) => (f.error instanceof CseError ? f.error.code : ErrorCode.TRANSFER)));
+    const codes = new Set(failures.map((f) => (f.error instanceof CseError ? f.error.cseCode : ErrorCode.TRANSFER)));
     const [only] = codes;
     const list = failures.map((f) => `range ${f.partNumber}: ${f.error instanceof Error ? f.error.message : String(f.error)}`).join('; ');
     super(

@@ -280,7 +280,7 @@ describe('head, unencrypted objects, copy, list, delete, buckets', () => {
     await client.putBucket('second-bucket');
     await client.put('x', Buffer.from('in the second bucket'), { bucket: 'second-bucket' });
     assert.equal((await client.get('x', { bucket: 'second-bucket' })).content.toString(), 'in the second bucket');
-    await assert.rejects(client.get('x'), { code: 'ERR_CSE_TRANSFER', status: 404, ossCode: 'NoSuchKey' });
+    await assert.rejects(client.get('x'), { cseCode: 'ERR_CSE_TRANSFER', code: 'NoSuchKey', status: 404, ossCode: 'NoSuchKey' });
     const v1 = new EncryptionClient(h.ossV1, { masterKey: key });
     await v1.put('v1/obj', Buffer.from('signed with V1'));
     assert.equal((await v1.get('v1/obj', { range: { start: 3, end: 8 } })).content.toString(), 'ned wi');

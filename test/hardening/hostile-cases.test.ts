@@ -463,7 +463,7 @@ for (const c of CASES) {
     await assert.rejects(c.run(), (e: unknown) => {
       if (e instanceof assert.AssertionError) throw e; // a case's own check failed
       assert.ok(e instanceof CseError, `not a CseError: ${String(e)}`);
-      assert.equal(e.code, c.code, e.message);
+      assert.equal(e.cseCode, c.code, e.message);
       return true;
     });
   });
