@@ -132,12 +132,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       const ctx: GatewayContext = { req, res, target, requestId, upstream, crypto, uploads };
       await route(ctx);
     } catch (e) {
-      if (res.headersSent || req.destroyed) {
+      // A fully read request is destroyed too (autoDestroy): only the socket says whether the client is gone.
+      if (res.headersSent || req.socket.destroyed) {
         res.destroy();
         return;
       }
       const error = toGatewayError(e);
-      if (!(error instanceof OssError) && error.status >= 500) {
+      if (!(error instanceof OssError) && error.status >= 500 && error.status !== 501) {
         log(`oss-cse gateway: ${req.method ?? ''} ${req.url ?? ''}: ${e instanceof Error ? e.message : String(e)}`);
       }
       sendError(req, res, error, requestId);

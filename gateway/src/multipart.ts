@@ -166,6 +166,11 @@ function lookup(ctx: GatewayContext, bucket: string, key: string, uploadId: stri
   return upload;
 }
 
+/** The part size, read after an await (part 1 may have fixed it meanwhile). */
+function partSizeOf(upload: Upload): number {
+  return upload.partSize ?? 0;
+}
+
 async function waitForPartSize(upload: Upload, partNumber: number): Promise<number> {
   if (upload.partSize !== undefined) return upload.partSize;
   let timer: NodeJS.Timeout | undefined;
@@ -184,7 +189,7 @@ async function waitForPartSize(upload: Upload, partNumber: number): Promise<numb
   } finally {
     clearTimeout(timer);
   }
-  return upload.partSize ?? 0;
+  return partSizeOf(upload);
 }
 
 /** Checks a part against the learned part size (see the module comment). */
@@ -271,7 +276,7 @@ export async function uploadPart(ctx: GatewayContext, bucket: string, key: strin
   const check = new PlaintextCheck(length, md5);
   const cipherCrc = new Crc64();
   const body = encryptBody(ctx.req as AsyncIterable<Buffer>, upload.material, (partNumber - 1) * partSize, check, cipherCrc);
-  const up = await sendBody(body, async () =>
+  const up = await sendBody(body, check, async () =>
     ctx.upstream.send({
       method: 'PUT',
       bucket,

@@ -23,6 +23,7 @@ import { Crc64, parseCrc64Header } from '../../src/transfer/crc64.js';
 import { holdLast, relay, type GatewayContext } from './context.js';
 import { GatewayError } from './errors.js';
 import { forwardedRequestHeaders, header, responseHeaders } from './headers.js';
+import type { UpstreamResponse } from './upstream.js';
 
 /** Query parameters a GET/HEAD may carry upstream. */
 const READ_QUERY = /^(response-[a-z-]+|versionId)$/;
@@ -38,6 +39,8 @@ export class PlaintextCheck {
   readonly #md5: string | undefined;
   readonly #length: number | undefined;
   bytes = 0;
+  /** The check's own failure, once {@link PlaintextCheck.finish} threw (the upload it aborts fails for this). */
+  failure: Error | undefined;
 
   constructor(declaredLength: number | undefined, md5: string | undefined) {
     this.#length = declaredLength;
@@ -57,6 +60,16 @@ export class PlaintextCheck {
    * @throws GatewayError 400 InvalidDigest / IncompleteBody
    */
   finish(): void {
+    try {
+      this.#finish();
+    } catch (e) {
+      this.failure = e instanceof Error ? e : new Error(String(e));
+      // A stand-in fails the upstream request: the HTTP client rewrites the status of the error it is given.
+      throw new Error('the request body failed the gateway check', { cause: e });
+    }
+  }
+
+  #finish(): void {
     if (this.#length !== undefined && this.bytes !== this.#length) {
       throw new GatewayError(400, 'IncompleteBody', `The body has ${this.bytes} bytes, Content-Length said ${this.#length}.`);
     }
@@ -117,17 +130,23 @@ export function encryptBody(
 /**
  * Runs an upstream upload whose body may fail our own checks; the body's error wins over the network error it causes.
  */
-export async function sendBody<T>(body: Readable, send: () => Promise<T>): Promise<T> {
-  let bodyError: unknown;
-  body.once('error', (e: unknown) => {
+export async function sendBody(body: Readable, check: PlaintextCheck, send: () => Promise<UpstreamResponse>): Promise<UpstreamResponse> {
+  let bodyError: Error | undefined;
+  body.once('error', (e: Error) => {
     bodyError = e;
   });
+  let up: UpstreamResponse;
   try {
-    return await send();
+    up = await send();
   } catch (e) {
     body.destroy();
-    throw bodyError ?? e;
+    throw check.failure ?? bodyError ?? e;
   }
+  if (check.failure !== undefined) {
+    up.body.destroy();
+    throw check.failure;
+  }
+  return up;
 }
 
 /**
@@ -162,7 +181,7 @@ export async function putObject(ctx: GatewayContext, bucket: string, key: string
   } finally {
     zeroMaterial(sealed.material);
   }
-  const up = await sendBody(body, async () =>
+  const up = await sendBody(body, check, async () =>
     ctx.upstream.send({ method: 'PUT', bucket, key, query: [], headers: { ...headers, ...sealed.headers }, body }),
   );
   if (up.status === 200) {

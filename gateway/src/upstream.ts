@@ -123,6 +123,11 @@ export class Upstream {
       disabledMD5: true,
     };
     const result = await this.#client.request(params);
+    // urllib reports a connection that failed mid-request as status -1 (ali-oss passes it on with our status list).
+    if (result.status < 100) {
+      result.res.destroy();
+      throw new Error(`${request.method} ${request.bucket}/${request.key ?? ''}: the upstream connection failed`);
+    }
     return { status: result.status, headers: lowerCase(result.headers), body: result.res };
   }
 }

@@ -10,7 +10,7 @@ import { CseError, ErrorCode } from '../../errors.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
 import { cseHome } from '../keys.js';
-import { ONLINE_HELP, ONLINE_OPTIONS, type OnlineValues } from '../online.js';
+import { ONLINE_HELP, ONLINE_OPTIONS } from '../online.js';
 
 const help = `Usage: oss-cse gateway [--host 127.0.0.1] [--port N] [--allow-remote]
                        [--endpoint URL | --region R] [key options as for put/get]
@@ -106,7 +106,7 @@ export const gateway: Command = {
     const signal = untilSignal();
     const { openSession } = await import('../target.js');
     const { startGateway } = await import('../../../gateway/src/index.js');
-    const session = await openSession(values as OnlineValues, io, undefined);
+    const session = await openSession(values, io, undefined);
     try {
       let running;
       try {
