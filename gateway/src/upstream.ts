@@ -45,6 +45,12 @@ interface AliInternals {
   request(params: AliRequestParams): Promise<AliRawResult>;
 }
 
+/** Query parameters of the client's presigned-URL signature: never forwarded (the upstream request is signed anew). */
+const CLIENT_SIGNATURE_QUERY = new Set([
+  'OSSAccessKeyId', 'Expires', 'Signature', 'security-token',
+  'x-oss-signature-version', 'x-oss-credential', 'x-oss-date', 'x-oss-expires', 'x-oss-signature', 'x-oss-additional-headers',
+]);
+
 /** Every status: upstream errors are answered to the client as OSS sent them. */
 const ANY_STATUS: readonly number[] = Array.from({ length: 500 }, (_, i) => i + 100);
 
@@ -100,6 +106,7 @@ export class Upstream {
     const subres: Record<string, string> = {};
     const query: Record<string, string> = {};
     for (const p of request.query) {
+      if (CLIENT_SIGNATURE_QUERY.has(p.name)) continue;
       if (V1_SIGNED_SUBRESOURCES.has(p.name)) subres[p.name] ??= p.value;
       else query[p.name] ??= p.value;
     }

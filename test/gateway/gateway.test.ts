@@ -4,8 +4,10 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import * as http from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import OSS from 'ali-oss';
 import { startGateway, type RunningGateway } from '../../gateway/src/index.js';
 import { createOssClient } from '../../src/client.js';
 import { RsaMasterKey } from '../../src/keys/rsa.js';
@@ -249,6 +251,32 @@ describe('oss-cse gateway (in front of a separate embedded-server process)', { s
       await assert.rejects(plainClient(gateway.endpoint, real, { v4 }).list({}), (e: any) => e.status === 403 && e.code === 'InvalidAccessKeyId');
     }
     await assert.rejects(direct.head('auth/x.bin'), (e: any) => e.status === 404);
+  });
+
+  it('presigned URLs (V1 and V4) of the gateway read plaintext', async () => {
+    const plaintext = randomBytes(3000);
+    await client.put('presigned/x.bin', plaintext);
+    // ali-oss signs URLs only for a named host: localhost, path style; sent to 127.0.0.1 with that Host.
+    const port = new URL(gateway.endpoint).port;
+    const named = (v4: boolean): any =>
+      new OSS({ endpoint: `http://localhost:${port}`, sldEnable: true, region: 'oss-cn-hangzhou', bucket: BUCKET, ...gateway.credentials, authorizationV4: v4 } as any);
+    const fetchVia = async (url: string): Promise<{ status: number; body: Buffer }> =>
+      new Promise((resolve, reject) => {
+        const u = new URL(url);
+        http
+          .get({ host: '127.0.0.1', port, path: u.pathname + u.search, headers: { host: u.host } }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+          })
+          .on('error', reject);
+      });
+    const v1 = await fetchVia(named(false).signatureUrl('presigned/x.bin', { expires: 600 }));
+    assert.equal(v1.status, 200, v1.body.toString());
+    assert.deepEqual(v1.body, plaintext);
+    const v4 = await fetchVia(await named(true).signatureUrlV4('GET', 600, { headers: {} }, 'presigned/x.bin'));
+    assert.equal(v4.status, 200, v4.body.toString());
+    assert.deepEqual(v4.body, plaintext);
   });
 
   it('objects written by `oss-cse put` read back in plaintext; unencrypted objects pass through unless --require-encrypted', async () => {
