@@ -26,7 +26,7 @@ import { xmlDocument } from '../../server/src/xml.js';
 import { zeroMaterial } from '../../src/cipher/material.js';
 import { V2Header } from '../../src/format/headers.js';
 import { sealEnvelope } from '../../src/object-crypto.js';
-import { Crc64 } from '../../src/transfer/crc64.js';
+import { Crc64, crc64Combine } from '../../src/transfer/crc64.js';
 import type { ContentMaterial } from '../../src/format/types.js';
 import { readAll, relay, sendRewritten, type GatewayContext } from './context.js';
 import { GatewayError } from './errors.js';
@@ -35,6 +35,12 @@ import { checkStoredCrc, encryptBody, PlaintextCheck, sendBody, uploadFacts } fr
 
 /** How long a part numbered above 1 waits for part 1 to fix the part size. */
 export const PART_SIZE_WAIT_MS = 120_000;
+
+/**
+ * Most uploads open at once: each holds a data key in memory until completed or aborted, so clients that initiate
+ * and walk away must not grow the gateway without bound.
+ */
+export const MAX_OPEN_UPLOADS = 10_000;
 
 /** Largest XML body the gateway reads (CompleteMultipartUpload lists at most 10,000 parts). */
 const MAX_COMPLETE_BODY = 4 * 1024 * 1024;
@@ -58,6 +64,8 @@ interface Upload {
   upstreamId: Promise<string> | undefined;
   /** Plaintext sizes of the parts uploaded, by number. */
   readonly parts: Map<number, number>;
+  /** CRC-64 of each part's plaintext, by number (joined into the object's at Complete). */
+  readonly crcs: Map<number, bigint>;
 }
 
 /** The open uploads of one gateway. */
@@ -71,8 +79,14 @@ export class Uploads {
     return this.#byId.get(id);
   }
 
-  /** Registers a new upload. */
+  /**
+   * Registers a new upload.
+   * @throws GatewayError 503 when {@link MAX_OPEN_UPLOADS} are open
+   */
   add(upload: Upload): void {
+    if (this.#byId.size >= MAX_OPEN_UPLOADS) {
+      throw new GatewayError(503, 'ServiceUnavailable', `The gateway already holds ${MAX_OPEN_UPLOADS} open multipart uploads: complete or abort some first.`);
+    }
     this.#byId.set(upload.id, upload);
   }
 
@@ -145,8 +159,14 @@ export async function initiateUpload(ctx: GatewayContext, bucket: string, key: s
     resolveSized,
     upstreamId: undefined,
     parts: new Map(),
+    crcs: new Map(),
   };
-  ctx.uploads.add(upload);
+  try {
+    ctx.uploads.add(upload);
+  } catch (e) {
+    zeroMaterial(sealed.material);
+    throw e;
+  }
   const body = Buffer.from(
     xmlDocument('InitiateMultipartUploadResult', [
       ['Bucket', bucket],
@@ -292,6 +312,7 @@ export async function uploadPart(ctx: GatewayContext, bucket: string, key: strin
   if (up.status === 200) {
     checkStoredCrc(up.headers['x-oss-hash-crc64ecma'], cipherCrc, `UploadPart ${partNumber} of ${key}`);
     upload.parts.set(partNumber, size);
+    upload.crcs.set(partNumber, check.crc.digest());
     up.headers['x-oss-hash-crc64ecma'] = check.crc.toString();
     if (md5 === undefined) delete up.headers['content-md5'];
     else up.headers['content-md5'] = md5;
@@ -302,6 +323,18 @@ export async function uploadPart(ctx: GatewayContext, bucket: string, key: strin
 /** The part numbers a CompleteMultipartUpload body lists, in order. */
 function listedParts(xml: string): number[] {
   return [...xml.matchAll(/<PartNumber>\s*(\d+)\s*<\/PartNumber>/g)].map((m) => Number(m[1]));
+}
+
+/** The CRC-64 of the object's plaintext joined from its listed parts', or undefined when a part is unknown here. */
+function joinedCrc(upload: Upload, numbers: readonly number[]): string | undefined {
+  let crc: bigint | undefined;
+  for (const n of numbers) {
+    const part = upload.crcs.get(n);
+    const size = upload.parts.get(n);
+    if (part === undefined || size === undefined) return undefined;
+    crc = crc === undefined ? part : crc64Combine(crc, part, size);
+  }
+  return crc?.toString();
 }
 
 /**
@@ -319,6 +352,7 @@ export async function completeUpload(ctx: GatewayContext, bucket: string, key: s
   }
   const content = Buffer.concat(chunks);
   let upstreamId = uploadId;
+  let plaintextCrc: string | undefined;
   if (upload !== undefined) {
     if (upload.upstreamId === undefined) {
       throw new GatewayError(400, 'InvalidPart', 'No part of this upload has been uploaded.', [['UploadId', uploadId]]);
@@ -332,6 +366,7 @@ export async function completeUpload(ctx: GatewayContext, bucket: string, key: s
         throw partSizeError(`Part ${n} has ${size} bytes and is not the last part: every part but the last must have the part size of ${partSize} bytes.`, n);
       }
     });
+    plaintextCrc = joinedCrc(upload, numbers);
   }
   const headers = forwardedRequestHeaders(ctx.req.headers);
   delete headers['content-length'];
@@ -344,7 +379,11 @@ export async function completeUpload(ctx: GatewayContext, bucket: string, key: s
     content,
   });
   if (up.status === 200 && upload !== undefined) ctx.uploads.remove(upload, upstreamId);
-  await relay(ctx, up, { hideEnvelope: true, ciphertext: true });
+  // The upstream CRC-64 is the ciphertext's: replaced by the plaintext's when every listed part went through us.
+  const out = { ...up, headers: { ...up.headers } };
+  delete out.headers['x-oss-hash-crc64ecma'];
+  if (up.status === 200 && plaintextCrc !== undefined) out.headers['x-oss-hash-crc64ecma'] = plaintextCrc;
+  await relay(ctx, out, { hideEnvelope: true, ciphertext: false });
 }
 
 /**

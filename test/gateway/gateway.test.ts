@@ -11,6 +11,7 @@ import OSS from 'ali-oss';
 import { startGateway, type RunningGateway } from '../../gateway/src/index.js';
 import { createOssClient } from '../../src/client.js';
 import { RsaMasterKey } from '../../src/keys/rsa.js';
+import { crc64 } from '../../src/transfer/crc64.js';
 import { runCli } from '../helpers/cli.js';
 import { BUCKET, SKIP, independentDecrypt, keyFiles, plainClient, rawGet, startUpstream, type Pair } from './support.js';
 
@@ -60,7 +61,7 @@ describe('oss-cse gateway (in front of a separate embedded-server process)', { s
       const signer = plainClient(gateway.endpoint, gateway.credentials, { v4: i % 2 === 1 });
       const put = await signer.put(key, plaintext, { meta: { owner: 'test' } });
       assert.equal(put.res.status, 200);
-      assert.equal(put.res.headers['x-oss-hash-crc64ecma'] !== undefined, true, 'the CRC-64 of the plaintext is returned');
+      assert.equal(put.res.headers['x-oss-hash-crc64ecma'], crc64(plaintext).toString(), 'the CRC-64 of the plaintext is returned');
       const got = await signer.get(key);
       assert.deepEqual(Buffer.from(got.content), plaintext);
       assert.equal(got.res.headers['x-oss-meta-owner'], 'test');
@@ -184,7 +185,8 @@ describe('oss-cse gateway (in front of a separate embedded-server process)', { s
     const uploads = await client.listUploads({ prefix: 'mp/' });
     assert.deepEqual(uploads.uploads.map((u: any) => u.uploadId), [init.uploadId]);
     const parts = order.map((n, i) => ({ number: n, etag: results[i].etag })).sort((a, b) => a.number - b.number);
-    await client.completeMultipartUpload(key, init.uploadId, parts);
+    const done = await client.completeMultipartUpload(key, init.uploadId, parts);
+    assert.equal(done.res.headers['x-oss-hash-crc64ecma'], crc64(plaintext).toString(), 'the CRC-64 of the whole plaintext');
 
     assert.deepEqual(Buffer.from((await client.get(key)).content), plaintext);
     const ranged = await client.get(key, { headers: { Range: `bytes=${partSize - 5}-${partSize + 5}` } });
