@@ -8,6 +8,7 @@
 import OSS from 'ali-oss';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { BenchContext, RowGroup } from '../lib/context.js';
 import { timed, type Side, type Target } from '../lib/measure.js';
@@ -96,6 +97,13 @@ export const gatewayRows: RowGroup = {
           b: directSide,
           target: TARGET,
         });
+      }
+      // Bounded memory: the gateway streams, so its peak RSS must not follow the object size.
+      const status = await readFile(`/proc/${gateway.child.pid ?? 0}/status`, 'utf8').catch(() => '');
+      const peak = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
+      if (peak !== undefined) {
+        const largest = formatSize(Math.max(...ctx.options.objectSizes));
+        ctx.note(`gateway process peak RSS ${(Number(peak) / 1024).toFixed(1)} MiB after the rows above (objects up to ${largest})`);
       }
     } finally {
       gateway.child.kill('SIGTERM');
