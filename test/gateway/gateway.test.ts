@@ -2,7 +2,7 @@
 // code: every object it stores upstream carries the V2 envelope and decrypts independently and with `oss-cse get`,
 // and every answer is what OSS gives for the same request on the plaintext.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { constants, createCipheriv, createHash, publicEncrypt, randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ describe('oss-cse gateway (in front of a separate embedded-server process)', { s
   let keys: Awaited<ReturnType<typeof keyFiles>>;
   let gateway: RunningGateway;
   let strict: RunningGateway;
+  let legacy: RunningGateway;
   let client: any;
   let direct: any;
   let upstreamEnv: NodeJS.ProcessEnv;
@@ -33,6 +34,7 @@ describe('oss-cse gateway (in front of a separate embedded-server process)', { s
     const oss = createOssClient({ endpoint: upstream.endpoint, ...upstream.credentials });
     gateway = await startGateway({ oss, masterKey, credentials: { accessKeyId: 'LTAIgatewayClientKey0001', accessKeySecret: 'gateway-client-secret-0001' } });
     strict = await startGateway({ oss, masterKey, requireEncrypted: true });
+    legacy = await startGateway({ oss, masterKey, allowLegacy: true });
     client = plainClient(gateway.endpoint, gateway.credentials);
     direct = plainClient(upstream.endpoint, upstream.credentials);
     upstreamEnv = {
@@ -44,6 +46,7 @@ describe('oss-cse gateway (in front of a separate embedded-server process)', { s
   after(async () => {
     await gateway.close();
     await strict.close();
+    await legacy.close();
     await upstream.stop();
     await rm(keys.dir, { recursive: true, force: true });
   });
@@ -296,5 +299,31 @@ describe('oss-cse gateway (in front of a separate embedded-server process)', { s
     const strictClient = plainClient(strict.endpoint, strict.credentials);
     await assert.rejects(strictClient.get('cli/plain.txt'), (e: any) => e.status === 403 && e.code === 'ObjectNotEncrypted');
     assert.deepEqual(Buffer.from((await strictClient.get('cli/put.bin')).content), plaintext);
+  });
+
+  it('legacy V1 objects (oss2 2.5–2.10) are refused unless the gateway runs with allowLegacy', async () => {
+    // A V1 object built here from FORMAT.md §2.2: RSA-OAEP-SHA1 wrapped key and decimal start, counter = start.
+    const plaintext = randomBytes(4000);
+    const dataKey = randomBytes(32);
+    const iv = Buffer.alloc(16);
+    iv[15] = 8;
+    const wrap = (data: Buffer): string =>
+      publicEncrypt({ key: keys.publicPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, data).toString('base64');
+    const c = createCipheriv('aes-256-ctr', dataKey, iv);
+    const ciphertext = Buffer.concat([c.update(plaintext), c.final()]);
+    await direct.put('legacy/v1.bin', ciphertext, {
+      headers: {
+        'x-oss-meta-oss-crypto-key': wrap(dataKey),
+        'x-oss-meta-oss-crypto-start': wrap(Buffer.from('8')),
+        'x-oss-meta-oss-cek-alg': 'AES/GCM/NoPadding',
+        'x-oss-meta-oss-wrap-alg': 'rsa',
+      },
+    });
+    await assert.rejects(client.get('legacy/v1.bin'), (e: any) => e.status === 403 && e.code === 'LegacyEncryptionNotAllowed');
+    await assert.rejects(client.head('legacy/v1.bin'), (e: any) => e.status === 403);
+    const reader = plainClient(legacy.endpoint, legacy.credentials);
+    assert.deepEqual(Buffer.from((await reader.get('legacy/v1.bin')).content), plaintext);
+    const ranged = await reader.get('legacy/v1.bin', { headers: { Range: 'bytes=1001-2002' } });
+    assert.deepEqual(Buffer.from(ranged.content), plaintext.subarray(1001, 2003));
   });
 });
