@@ -4,10 +4,11 @@ import type { RowGroup } from '../lib/context.js';
 import { cipherRows } from './cipher.js';
 import { crc64Rows } from './crc64.js';
 import { e2eRows } from './e2e.js';
+import { gatewayRows } from './gateway.js';
 import { kmsRows } from './kms.js';
 import { multipartRows } from './multipart.js';
 import { rsaRows } from './rsa.js';
 import { serverRows } from './server.js';
 
 /** All row groups. */
-export const ROW_GROUPS: readonly RowGroup[] = [cipherRows, crc64Rows, rsaRows, kmsRows, serverRows, e2eRows, multipartRows];
+export const ROW_GROUPS: readonly RowGroup[] = [cipherRows, crc64Rows, rsaRows, kmsRows, serverRows, e2eRows, multipartRows, gatewayRows];

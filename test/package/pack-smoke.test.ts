@@ -206,7 +206,7 @@ describe('the packed tarball, installed offline in a scratch project', () => {
 
   test('the tarball holds the runtime, the types, the bin and the docs, and nothing else', () => {
     const paths = packed.files.map((f) => f.path);
-    for (const required of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'FORMAT.md', 'SECURITY.md', 'bin/oss-cse.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/server/src/index.js', 'dist/server/src/index.d.ts', 'dist/src/cli/main.js']) {
+    for (const required of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'FORMAT.md', 'SECURITY.md', 'bin/oss-cse.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/server/src/index.js', 'dist/server/src/index.d.ts', 'dist/src/cli/main.js', 'dist/gateway/src/index.js']) {
       assert.ok(paths.includes(required), `${required} is missing from the tarball`);
     }
     const unwanted = paths.filter((p) => /^(test|bench|examples|scripts|src|\.tmp|\.ci|docs)\/|\.map$|\.ts$(?<!\.d\.ts)|\.tsbuildinfo$/.test(p));

@@ -9,6 +9,7 @@ import { cat } from './cat.js';
 import { decrypt } from './decrypt.js';
 import { demo } from './demo.js';
 import { encrypt } from './encrypt.js';
+import { gateway } from './gateway.js';
 import { get } from './get.js';
 import { head } from './head.js';
 import { inspect } from './inspect.js';
@@ -23,4 +24,4 @@ import { uploads } from './uploads.js';
 import { serve } from './serve.js';
 
 /** Every command, in the order `oss-cse --help` lists them. */
-export const commands: readonly Command[] = [put, get, cat, head, ls, rm, mb, uploads, rewrap, keys, keygen, encrypt, decrypt, inspect, serve, demo];
+export const commands: readonly Command[] = [put, get, cat, head, ls, rm, mb, uploads, rewrap, keys, keygen, encrypt, decrypt, inspect, serve, gateway, demo];
