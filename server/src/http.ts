@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type * as http from 'node:http';
 import { authenticate } from './auth.js';
+import { answerPreflight, applyCorsHeaders, forgetDeletedBucketCors, handleBucketCors, type CorsRegistry } from './cors.js';
 import type { Owner, RequestContext } from './context.js';
 import { OssError, renderError } from './errors.js';
 import type { FaultInjector } from './faults.js';
@@ -27,6 +28,8 @@ export interface ListenerState {
   readonly log: (line: string) => void;
   /** TEST-ONLY fault injection (`startServer({ faults })`); absent in normal operation. */
   readonly faults?: FaultInjector | undefined;
+  /** Bucket CORS rules (server/src/cors.ts); absent: no CORS headers, preflights refused. */
+  readonly cors?: CorsRegistry | undefined;
 }
 
 /** @returns a request id in OSS's shape (24 uppercase hex digits) */
@@ -101,6 +104,15 @@ async function handle(state: ListenerState, req: http.IncomingMessage, res: http
     res.setHeader('Server', 'AliyunOSS');
     const target = parseTarget(req);
     const method = req.method ?? 'GET';
+    // CORS before authentication, as OSS: a preflight carries no signature, and an actual request's error answer
+    // must carry the Access-Control-* headers for the page to read it.
+    if (state.cors !== undefined) {
+      if (method === 'OPTIONS') {
+        answerPreflight(state.cors, target.bucket, req, res);
+        return;
+      }
+      applyCorsHeaders(state.cors, target.bucket, req, res);
+    }
     const now = Date.now();
     authenticate({ method, bucket: target.bucket, key: target.key, headers: req.headers, query: target.query }, state.secrets, now);
     const ctx: RequestContext = {
@@ -115,7 +127,9 @@ async function handle(state: ListenerState, req: http.IncomingMessage, res: http
     };
     // Only after authentication, and never for KMS: a fault is something that happens to a valid OSS request.
     if (state.faults !== undefined) await state.faults.intercept(ctx);
+    if (state.cors !== undefined && (await handleBucketCors(state.cors, ctx))) return;
     await route(ctx);
+    if (state.cors !== undefined) await forgetDeletedBucketCors(state.cors, ctx);
   } catch (e) {
     if (e instanceof OssError) {
       sendError(res, req, e, requestId, state.log);

@@ -14,6 +14,7 @@ import { UsageError } from '../command.js';
 
 const help = `Usage: oss-cse serve [--host 127.0.0.1] [--port 0] [--data DIR | --memory]
                      [--access-key-id ID --access-key-secret SECRET] [--bucket NAME ...]
+                     [--cors ORIGIN ...]
 
 Runs a local OSS-compatible server (buckets, objects, multipart uploads, OSS V1/V4 signatures)
 with a KMS emulator on the same port, for trying oss-cse and running tests without a cloud account.
@@ -35,6 +36,11 @@ Options:
   --access-key-secret SECRET  its secret; without both, a key pair is generated once and stored in
                               DIR/credentials.json (mode 0600), or generated per run with --memory
   --bucket NAME               create this bucket at start if missing (repeatable)
+  --cors ORIGIN               let pages from ORIGIN (e.g. http://127.0.0.1:8080, or * for any) use the
+                              server: preflights answered, every method and header allowed, and ETag,
+                              Content-Range, x-oss-request-id, x-oss-hash-crc64ecma and the
+                              x-oss-meta-client-side-encryption-* headers exposed (repeatable; buckets
+                              with their own PutBucketCors rules use those instead)
 `;
 
 function dataDirFor(io: CliIo, explicit: string | undefined): string {
@@ -81,6 +87,7 @@ export const serve: Command = {
         'access-key-id': { type: 'string' },
         'access-key-secret': { type: 'string' },
         bucket: { type: 'string', multiple: true, default: [] },
+        cors: { type: 'string', multiple: true, default: [] },
       },
       strict: true,
       allowPositionals: false,
@@ -100,6 +107,12 @@ export const serve: Command = {
       }
     }
 
+    for (const origin of values.cors) {
+      if (origin === '' || origin.split('*').length > 2) {
+        throw new UsageError(`--cors ${JSON.stringify(origin)} is not an origin (e.g. http://127.0.0.1:8080, or *; at most one *)`);
+      }
+    }
+
     const signal = untilSignal();
     let server: RunningServer;
     try {
@@ -109,6 +122,7 @@ export const serve: Command = {
         ...(values.memory ? { memory: true } : { dataDir: dataDirFor(io, values.data) }),
         ...(id !== undefined && secret !== undefined ? { credentials: { accessKeyId: id, accessKeySecret: secret } } : {}),
         buckets: values.bucket,
+        ...(values.cors.length > 0 ? { cors: values.cors } : {}),
         log: (line) => io.stderr.write(line + '\n'),
       });
     } catch (e) {
