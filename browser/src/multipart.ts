@@ -1,0 +1,350 @@
+/**
+ * Encrypted multipart upload in the page. Part `n` is plaintext `[(n−1)·P, n·P)` encrypted at counter
+ * `IV + (n−1)·P/16` (FORMAT.md §6), so parts are independent: read from the Blob, encrypt, upload, `parallel` at a
+ * time, with only those parts in memory. Each part's CRC-64 is checked against OSS's answer, and the completed
+ * object's against the combination of the parts' (`crc64Combine`).
+ *
+ * Resume: a checkpoint (by default in `localStorage`) records the upload id, the layout, the file's identity and the
+ * *wrapped* envelope headers, plus each finished part's ETag and CRC-64, never key material. Resuming unwraps the
+ * envelope again with the client's keys (so it needs a key that can unwrap: a private OAEP key or the key broker)
+ * and reconciles with ListParts.
+ *
+ * @packageDocumentation
+ */
+
+import { CseError, ErrorCode } from '../../src/errors.js';
+import { encodeEnvelope, parseEnvelope } from '../../src/format/envelope.js';
+import { OssHeader } from '../../src/format/headers.js';
+import { choosePartSize, partBounds, partCount, validatePartSize } from '../../src/format/parts.js';
+import type { Envelope } from '../../src/format/types.js';
+import { Crc64, crc64Combine, parseCrc64Header } from '../../src/transfer/crc64.js';
+import { ctrAt, plainBuffer, type CtrKey } from './aes.js';
+import type { BrowserPutResult, EncryptionClient, EnvelopeSummary } from './client.js';
+import { summarizeEnvelope } from './client.js';
+import { abortable, checkAborted, header, transferError, type OssResponse } from './oss.js';
+
+/** What a checkpoint holds (JSON). No key material: the envelope is the wrapped one OSS stores anyway. */
+export interface BrowserCheckpoint {
+  readonly version: 1;
+  readonly object: string;
+  readonly uploadId: string;
+  readonly partSize: number;
+  readonly dataSize: number;
+  /** Identity of the source (a File's name, size and lastModified), so a checkpoint is never applied to another file. */
+  readonly source: { readonly name: string; readonly size: number; readonly lastModified: number };
+  /** The wrapped envelope headers sent with Initiate. */
+  readonly envelope: Readonly<Record<string, string>>;
+  /** Finished parts. */
+  readonly parts: ReadonlyArray<{ readonly number: number; readonly etag: string; readonly crc64: string; readonly size: number }>;
+}
+
+/** Where checkpoints are kept. */
+export interface BrowserCheckpointStore {
+  /**
+   * @returns the checkpoint saved under `key`, or undefined
+   * @throws whatever the storage throws
+   */
+  load(key: string): Promise<BrowserCheckpoint | undefined>;
+  /**
+   * Saves (replaces) a checkpoint.
+   * @throws whatever the storage throws (quota, private mode)
+   */
+  save(key: string, checkpoint: BrowserCheckpoint): Promise<void>;
+  /**
+   * Deletes a checkpoint.
+   * @throws whatever the storage throws
+   */
+  remove(key: string): Promise<void>;
+}
+
+/** Checkpoints in `localStorage` (or any `Storage`), under `oss-cse:checkpoint:<key>`. */
+export class LocalStorageCheckpointStore implements BrowserCheckpointStore {
+  readonly #storage: Storage;
+
+  /**
+   * @param storage - default `globalThis.localStorage`
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT when there is no storage
+   */
+  constructor(storage?: Storage) {
+    const s = storage ?? (typeof localStorage === 'undefined' ? undefined : localStorage);
+    if (s === undefined) throw new CseError(ErrorCode.INVALID_ARGUMENT, 'no localStorage here: pass a Storage or another checkpoint store');
+    this.#storage = s;
+  }
+
+  /**
+   * @returns the checkpoint, or undefined when absent or unreadable (a damaged entry is ignored, not trusted)
+   * @throws DOMException when the storage refuses access
+   */
+  async load(key: string): Promise<BrowserCheckpoint | undefined> {
+    // Async like every store (IndexedDB-backed ones are); the yield also keeps callers from depending on sync order.
+    await Promise.resolve();
+    const text = this.#storage.getItem(`oss-cse:checkpoint:${key}`);
+    if (text === null) return undefined;
+    try {
+      const cp = JSON.parse(text) as { version?: unknown };
+      return cp.version === 1 ? (cp as BrowserCheckpoint) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** @throws DOMException QuotaExceededError when the storage is full */
+  async save(key: string, checkpoint: BrowserCheckpoint): Promise<void> {
+    await Promise.resolve();
+    this.#storage.setItem(`oss-cse:checkpoint:${key}`, JSON.stringify(checkpoint));
+  }
+
+  /** @throws DOMException when the storage refuses access */
+  async remove(key: string): Promise<void> {
+    await Promise.resolve();
+    this.#storage.removeItem(`oss-cse:checkpoint:${key}`);
+  }
+}
+
+/** Progress of a multipart upload. */
+export interface BrowserUploadProgress {
+  /** Plaintext bytes in finished parts (resumed parts included). */
+  readonly bytes: number;
+  readonly totalBytes: number;
+  readonly partsDone: number;
+  readonly partsTotal: number;
+  readonly uploadId: string;
+}
+
+/** Options of {@link EncryptionClient.multipartUpload}. */
+export interface MultipartUploadOptions {
+  /** Part size (rounded up to 16, at least 100 KiB, raised to fit 10,000 parts); default 10 MiB. */
+  readonly partSize?: number;
+  /** Parts in flight at once (default 4, at most 32). */
+  readonly parallel?: number;
+  /** Called after each part with (fraction 0..1, details). */
+  readonly progress?: (fraction: number, info: BrowserUploadProgress) => void;
+  /** Stops the upload: it rejects with ERR_CSE_ABORTED; with a checkpoint the upload stays resumable, else it is aborted on OSS. */
+  readonly signal?: AbortSignal;
+  /** Keep a checkpoint here to resume after a failure or a reload (`true`: {@link LocalStorageCheckpointStore}). */
+  readonly checkpoint?: BrowserCheckpointStore | true;
+  /** The checkpoint's key (default: bucket, object name and the file's name, size and lastModified). */
+  readonly checkpointKey?: string;
+  /** Content-Type. */
+  readonly mime?: string;
+  /** User metadata (`x-oss-meta-<name>`). */
+  readonly meta?: Readonly<Record<string, string | number>>;
+}
+
+/** The result of a multipart upload: like `put`'s, plus the upload id and part count. */
+export interface MultipartUploadResult extends BrowserPutResult {
+  readonly uploadId: string;
+  readonly parts: number;
+  /** Parts found done in the checkpoint and skipped. */
+  readonly resumedParts: number;
+}
+
+/** A part upload failed (after the upload was initiated); `uploadId` says what is left to resume or clean up. */
+export class MultipartUploadError extends CseError {
+  /** The upload id. */
+  readonly uploadId: string;
+  /** True when the upload was kept on OSS for a resume (a checkpoint exists). */
+  readonly resumable: boolean;
+
+  /**
+   * @param message - what failed
+   * @param uploadId - the upload
+   * @param resumable - whether it was kept for a resume
+   * @param options - object and cause
+   */
+  constructor(message: string, uploadId: string, resumable: boolean, options: { object: string; cause: unknown }) {
+    super(ErrorCode.MULTIPART, message, options);
+    this.name = 'MultipartUploadError';
+    this.uploadId = uploadId;
+    this.resumable = resumable;
+  }
+}
+
+function sourceIdentity(data: Blob | Uint8Array): BrowserCheckpoint['source'] {
+  if (data instanceof Uint8Array) return { name: '', size: data.length, lastModified: 0 };
+  const file = data as Partial<File>;
+  return { name: file.name ?? '', size: data.size, lastModified: file.lastModified ?? 0 };
+}
+
+async function readSlice(data: Blob | Uint8Array, start: number, end: number): Promise<Uint8Array> {
+  if (data instanceof Uint8Array) return data.subarray(start, end);
+  return new Uint8Array(await data.slice(start, end).arrayBuffer());
+}
+
+interface DonePart {
+  readonly number: number;
+  readonly etag: string;
+  readonly crc64: string;
+  readonly size: number;
+}
+
+/**
+ * The upload behind {@link EncryptionClient.multipartUpload}.
+ * @throws CseError ERR_CSE_INVALID_ARGUMENT, ERR_CSE_KEY_*, ERR_CSE_INTEGRITY, ERR_CSE_ABORTED; TransferError;
+ *   MultipartUploadError
+ * @internal
+ */
+export async function multipartUpload(client: EncryptionClient, object: string, data: Blob | Uint8Array, options: MultipartUploadOptions): Promise<MultipartUploadResult> {
+  if (!(data instanceof Uint8Array) && !(typeof Blob !== 'undefined' && data instanceof Blob)) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, 'multipartUpload takes a Blob, File or Uint8Array', { object });
+  }
+  const dataSize = data instanceof Uint8Array ? data.length : data.size;
+  const partSize = choosePartSize(dataSize, options.partSize);
+  validatePartSize(partSize, dataSize);
+  const parallel = options.parallel ?? 4;
+  if (!Number.isSafeInteger(parallel) || parallel < 1 || parallel > 32) throw new CseError(ErrorCode.INVALID_ARGUMENT, 'parallel must be an integer from 1 to 32', { object });
+  const store = options.checkpoint === true ? new LocalStorageCheckpointStore() : options.checkpoint;
+  const source = sourceIdentity(data);
+  const bucket = client.oss.options?.bucket ?? '';
+  const cpKey = options.checkpointKey ?? `${bucket}/${object}#${source.name}:${source.size}:${source.lastModified}`;
+  const oss = client.oss;
+  const signal = options.signal;
+  const total = partCount(dataSize, partSize);
+
+  // Resume or start.
+  let uploadId: string | undefined;
+  let envelope: Envelope | undefined;
+  let ctr: CtrKey | undefined;
+  const done = new Map<number, DonePart>();
+  const saved = store === undefined ? undefined : await store.load(cpKey);
+  if (saved !== undefined && saved.object === object && saved.dataSize === dataSize && saved.partSize === partSize && saved.source.name === source.name && saved.source.size === source.size && saved.source.lastModified === source.lastModified) {
+    envelope = parseEnvelope(saved.envelope, { object });
+    ctr = await client.openKey(envelope, object);
+    const listed = await listedParts(client, object, saved.uploadId);
+    if (listed !== undefined) {
+      uploadId = saved.uploadId;
+      for (const p of saved.parts) if (listed.get(p.number) === p.etag) done.set(p.number, p);
+    }
+  }
+  if (uploadId === undefined || envelope === undefined || ctr === undefined) {
+    const sealed = await client.sealNew(object, { dataSize, partSize });
+    envelope = sealed.envelope;
+    ctr = sealed.ctr;
+    const headers: Record<string, string> = { ...encodeEnvelope(envelope) };
+    for (const [n, v] of Object.entries(options.meta ?? {})) headers[`x-oss-meta-${n.toLowerCase()}`] = String(v);
+    checkAborted(signal, object);
+    try {
+      uploadId = (await oss.initMultipartUpload(object, { headers, ...(options.mime === undefined ? {} : { mime: options.mime }) })).uploadId;
+    } catch (e) {
+      throw transferError(e, `InitiateMultipartUpload ${object}`, object);
+    }
+  }
+  const id = uploadId;
+  const env = envelope;
+  const key = ctr;
+  const checkpointOf = (): BrowserCheckpoint => ({
+    version: 1,
+    object,
+    uploadId: id,
+    partSize,
+    dataSize,
+    source,
+    envelope: encodeEnvelope(env),
+    parts: [...done.values()].sort((a, b) => a.number - b.number),
+  });
+  const resumedParts = done.size;
+  let bytesDone = [...done.values()].reduce((n, p) => n + p.size, 0);
+  const report = (): void => {
+    options.progress?.(dataSize === 0 ? 1 : bytesDone / dataSize, { bytes: bytesDone, totalBytes: dataSize, partsDone: done.size, partsTotal: total, uploadId: id });
+  };
+
+  try {
+    if (store !== undefined) await store.save(cpKey, checkpointOf());
+    // Workers take the next missing part number; memory is `parallel` parts at most.
+    let nextPart = 1;
+    const failures: unknown[] = [];
+    const worker = async (): Promise<void> => {
+      for (;;) {
+        if (failures.length > 0) return;
+        while (nextPart <= total && done.has(nextPart)) nextPart++;
+        if (nextPart > total) return;
+        const number = nextPart++;
+        try {
+          checkAborted(signal, object);
+          const { start, end } = partBounds(number, partSize, dataSize);
+          const plain = await readSlice(data, start, end);
+          const cipher = await ctrAt(key, start, plain);
+          const crc = new Crc64().update(cipher).toString();
+          let result;
+          try {
+            result = await abortable(oss.uploadPart(object, id, number, new Blob([plainBuffer(cipher)]), 0, cipher.length), signal, object);
+          } catch (e) {
+            throw transferError(e, `UploadPart ${number} of ${object}`, object);
+          }
+          const served = parseCrc64Header(header(result.res, OssHeader.CRC64));
+          if (served !== undefined && served.toString() !== crc) {
+            throw new CseError(ErrorCode.INTEGRITY, `part ${number}: OSS stored CRC-64 ${served.toString()}, the page sent ${crc}`, { object });
+          }
+          if (failures.length > 0) return;
+          done.set(number, { number, etag: result.etag, crc64: crc, size: end - start });
+          bytesDone += end - start;
+          if (store !== undefined) await store.save(cpKey, checkpointOf());
+          report();
+        } catch (e) {
+          failures.push(e);
+          return;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(parallel, total) }, worker));
+    if (failures.length > 0) throw failures[0] as Error;
+    checkAborted(signal, object);
+
+    const parts = [...done.values()].sort((a, b) => a.number - b.number);
+    let combined = 0n;
+    for (const p of parts) combined = crc64Combine(combined, BigInt(p.crc64), p.size);
+    let completed: { res: OssResponse };
+    try {
+      completed = await abortable(oss.completeMultipartUpload(object, id, parts.map((p) => ({ number: p.number, etag: p.etag }))), signal, object);
+    } catch (e) {
+      throw transferError(e, `CompleteMultipartUpload ${object}`, object);
+    }
+    if (store !== undefined) await store.remove(cpKey);
+    const served = parseCrc64Header(header(completed.res, OssHeader.CRC64));
+    if (served !== undefined && served !== combined) {
+      throw new CseError(ErrorCode.INTEGRITY, `the completed object's CRC-64 ${served.toString()} differs from the parts' ${combined.toString()}`, { object });
+    }
+    if (dataSize === 0) report();
+    const summary: EnvelopeSummary = summarizeEnvelope(env);
+    return {
+      name: object,
+      url: undefined,
+      res: completed.res,
+      encrypted: true,
+      envelope: summary,
+      size: dataSize,
+      crc64: combined.toString(),
+      uploadId: id,
+      parts: parts.length,
+      resumedParts,
+    };
+  } catch (e) {
+    if (store !== undefined) {
+      // Kept for a resume: the checkpoint names the upload and its finished parts.
+      if (e instanceof CseError && e.code === ErrorCode.ABORTED) throw e;
+      throw new MultipartUploadError(`multipart upload of ${object} failed; resume with the same checkpoint: ${e instanceof Error ? e.message : String(e)}`, id, true, { object, cause: e });
+    }
+    // No checkpoint: nothing could resume it, so the parts are released on OSS.
+    await oss.abortMultipartUpload(object, id).catch(() => undefined);
+    if (e instanceof CseError && e.code === ErrorCode.ABORTED) throw e;
+    throw new MultipartUploadError(`multipart upload of ${object} failed and was aborted: ${e instanceof Error ? e.message : String(e)}`, id, false, { object, cause: e });
+  }
+}
+
+/** Part number → ETag of an upload's parts, or undefined when the upload is gone (404 NoSuchUpload). */
+async function listedParts(client: EncryptionClient, object: string, uploadId: string): Promise<Map<number, string> | undefined> {
+  const out = new Map<number, string>();
+  let marker: string | number | undefined;
+  for (;;) {
+    let page;
+    try {
+      page = await client.oss.listParts(object, uploadId, { 'max-parts': 1000, ...(marker === undefined ? {} : { 'part-number-marker': marker }) });
+    } catch (e) {
+      if ((e as { status?: unknown } | null)?.status === 404) return undefined;
+      throw transferError(e, `ListParts ${object}`, object);
+    }
+    for (const p of page.parts ?? []) out.set(Number(p.PartNumber), p.ETag);
+    if (page.isTruncated !== true || page.nextPartNumberMarker === undefined) return out;
+    marker = page.nextPartNumberMarker;
+  }
+}
