@@ -178,6 +178,10 @@ export type { CachingMasterKeyOptions } from './keys/caching-master-key.js';
 export { KeyRing, kindOfScheme } from './keys/key-ring.js';
 export type { KeyRingOptions, KeySelectionPolicy, UnwrapResult } from './keys/key-ring.js';
 
+// Key broker: the server half of oss-cse/browser's KeyBrokerMasterKey (docs/browser.md)
+export { KEY_BROKER_MAX_BODY, createKeyBroker } from './broker/key-broker.js';
+export type { KeyBrokerOptions, KeyBrokerRequest } from './broker/key-broker.js';
+
 // Format (pure)
 export type { ContentMaterial, Envelope, EnvelopeVersion, MatDesc, WrapScheme, WrappedMaterial } from './format/types.js';
 export {
