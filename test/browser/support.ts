@@ -146,7 +146,7 @@ export async function startHarness(options: { readonly chromiumArgs?: readonly s
     pageUrl,
     brokerLog,
     oss,
-    call: async (fn, args) => page.evaluate(`T.${fn}(${args === undefined ? '' : JSON.stringify(args)})`),
+    call: async <T>(fn: string, args?: unknown): Promise<T> => (await page.evaluate(`T.${fn}(${args === undefined ? '' : JSON.stringify(args)})`)) as T,
     close: async () => {
       await browser.close();
       await new Promise<void>((resolve) => {
