@@ -23,6 +23,8 @@ export interface OssRequestOptions {
   readonly headers?: Record<string, string>;
   readonly mime?: string;
   readonly timeout?: number;
+  /** ali-oss: skip its Content-MD5 (a pure-JavaScript MD5 over the whole body; the CRC-64 check covers integrity). */
+  readonly disabledMD5?: boolean;
 }
 
 /** A part as ali-oss's `listParts` reports it. */
@@ -60,6 +62,10 @@ export interface OssLike {
     query?: Record<string, string | number>,
     options?: OssRequestOptions,
   ): Promise<{ readonly parts?: readonly OssListedPart[]; readonly nextPartNumberMarker?: string | number; readonly isTruncated?: boolean; readonly res: OssResponse }>;
+  /** A presigned URL (ali-oss refuses IP endpoints here: it throws). */
+  signatureUrl?(name: string, options: Record<string, unknown>): string;
+  /** The same, refreshing STS credentials first (ali-oss ≥ 6.17). */
+  asyncSignatureUrl?(name: string, options: Record<string, unknown>): Promise<string>;
   /** ali-oss keeps its options here; the bucket name keys checkpoints. */
   readonly options?: { readonly bucket?: string | null };
 }

@@ -215,6 +215,16 @@ describe('oss-cse/browser in headless Chromium', { skip: SKIP, timeout: 600_000 
       assert.equal((await h.oss.head('page/multi.bin')).res.headers['x-oss-hash-crc64ecma' as never], r.crc64);
     });
 
+    it('parts go through fetch on URLs ali-oss presigns (host-name endpoint), aborted for real by the signal; resume works there too', async () => {
+      const size = 6 * 102_400 + 5;
+      const first = await h.call('multipart', { name: 'page/presigned.bin', size, seed: 69, partSize: 102_400, parallel: 2, abortAfterParts: 2, checkpoint: true, byName: true });
+      assert.equal(first.error.code, 'ERR_CSE_ABORTED');
+      const second = await h.call('multipart', { name: 'page/presigned.bin', size, seed: 69, partSize: 102_400, parallel: 2, checkpoint: true, byName: true });
+      assert.equal(second.error, undefined, JSON.stringify(second.error));
+      assert.ok(second.resumedParts >= 2);
+      assert.ok((await node.get('page/presigned.bin')).content.equals(seededBytes(69, size)));
+    });
+
     it('an abort without a checkpoint rejects with ERR_CSE_ABORTED and aborts the upload on OSS', async () => {
       const r = await h.call('multipart', { name: 'page/aborted.bin', size: 8 * 102_400, seed: 67, partSize: 102_400, parallel: 1, abortAfterParts: 2 });
       assert.equal(r.error.code, 'ERR_CSE_ABORTED');

@@ -84,7 +84,7 @@ async function listen(server: http.Server): Promise<number> {
  * Starts everything and opens the test page.
  * @param options - extra chromium flags
  */
-export async function startHarness(options: { readonly chromiumArgs?: readonly string[] } = {}): Promise<Harness> {
+export async function startHarness(options: { readonly chromiumArgs?: readonly string[]; readonly protocolTimeoutMs?: number } = {}): Promise<Harness> {
   const server = await startServer({ memory: true, buckets: [BUCKET], cors: '*' });
   const brokerLog: BrokerLogEntry[] = [];
   const broker = createKeyBroker({
@@ -116,6 +116,7 @@ export async function startHarness(options: { readonly chromiumArgs?: readonly s
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
+    protocolTimeout: options.protocolTimeoutMs ?? 180_000,
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--enable-precise-memory-info', ...(options.chromiumArgs ?? [])],
   });
   const page = await browser.newPage();

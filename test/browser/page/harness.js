@@ -70,9 +70,10 @@ export function configure(c) {
   return true;
 }
 
-function oss() {
+/** `byName`: address the server as localhost (ali-oss presigns URLs only for host names, not IPs). */
+function oss(byName = false) {
   return new OSS({
-    endpoint: config.endpoint,
+    endpoint: byName ? config.endpoint.replace('127.0.0.1', 'localhost') : config.endpoint,
     bucket: config.bucket,
     region: 'oss-cn-hangzhou',
     accessKeyId: config.accessKeyId,
@@ -100,8 +101,8 @@ function key(kind) {
 }
 
 /** A client writing with `write` and reading with the broker and the OAEP private key. */
-function client(write = 'rsa-public', read = ['broker', 'oaep']) {
-  return new cse.EncryptionClient(oss(), { masterKey: key(write), decryptionKeys: read.map(key), allowLegacy: true });
+function client(write = 'rsa-public', read = ['broker', 'oaep'], byName = false) {
+  return new cse.EncryptionClient(oss(byName), { masterKey: key(write), decryptionKeys: read.map(key), allowLegacy: true });
 }
 
 export async function put({ name, size, seed, text, write }) {
@@ -169,12 +170,12 @@ export async function head({ name }) {
  * Multipart upload of a seeded File. `abortAfterParts`: abort through the signal once that many parts are done.
  * `failAfterParts`: make the checkpoint store throw after that many saves (a crash stand-in).
  */
-export async function multipart({ name, size, seed, partSize, parallel, write, abortAfterParts, checkpoint, read }) {
+export async function multipart({ name, size, seed, partSize, parallel, write, abortAfterParts, checkpoint, read, byName }) {
   const file = seededFile(seed, size);
   const controller = new AbortController();
   const events = [];
   try {
-    const r = await client(write, read).multipartUpload(name, file, {
+    const r = await client(write, read, byName).multipartUpload(name, file, {
       partSize,
       parallel,
       signal: controller.signal,
@@ -195,13 +196,13 @@ export function heap() {
   return { used: performance.memory?.usedJSHeapSize, total: performance.memory?.totalJSHeapSize };
 }
 
-export async function bigUpload({ name, size, seed, partSize, parallel }) {
+export async function bigUpload({ name, size, seed, partSize, parallel, byName }) {
   const file = seededFile(seed, size, 'big.bin');
   const base = heap().used ?? 0;
   let peak = base;
   const started = performance.now();
   try {
-    const r = await client().multipartUpload(name, file, {
+    const r = await client('rsa-public', ['broker'], byName).multipartUpload(name, file, {
       partSize,
       parallel,
       progress: () => {
