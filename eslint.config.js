@@ -42,7 +42,7 @@ export default tseslint.config(
       globals: {
         window: 'readonly', document: 'readonly', localStorage: 'readonly', performance: 'readonly', crypto: 'readonly',
         Blob: 'readonly', File: 'readonly', AbortController: 'readonly', btoa: 'readonly', atob: 'readonly', fetch: 'readonly',
-        URL: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', console: 'readonly', OSS: 'readonly',
+        URL: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', console: 'readonly', OSS: 'readonly', ReadableStream: 'readonly',
       },
     },
   },

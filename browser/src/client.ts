@@ -22,7 +22,7 @@ import { ctrAt, importCtrKey, plainBuffer, type CtrKey } from './aes.js';
 import { encodeBase64 } from './base64.js';
 import { unwrapWithKeys, type BrowserMasterKey } from './keys.js';
 import { Md5 } from './md5.js';
-import { multipartUpload, type MultipartUploadOptions, type MultipartUploadResult } from './multipart.js';
+import { multipartUpload, type MultipartSource, type MultipartUploadOptions, type MultipartUploadResult } from './multipart.js';
 import { abortable, checkAborted, contentBytes, header, transferError, type OssLike, type OssResponse } from './oss.js';
 
 /** Options of {@link EncryptionClient}. */
@@ -553,7 +553,7 @@ export class EncryptionClient {
    * @throws CseError ERR_CSE_INVALID_ARGUMENT, ERR_CSE_KEY_*, ERR_CSE_INTEGRITY, ERR_CSE_MULTIPART, ERR_CSE_ABORTED;
    *   TransferError; MultipartUploadError
    */
-  async multipartUpload(name: string, data: Blob | Uint8Array, options: MultipartUploadOptions = {}): Promise<MultipartUploadResult> {
+  async multipartUpload(name: string, data: MultipartSource, options: MultipartUploadOptions = {}): Promise<MultipartUploadResult> {
     return multipartUpload(this, checkObjectName(name), data, options);
   }
 }

@@ -37,6 +37,6 @@ export type { BrowserMasterKey, NewMaterial, RsaMasterKeyOptions } from './keys.
 export { KeyBrokerMasterKey } from './broker.js';
 export type { KeyBrokerMasterKeyOptions } from './broker.js';
 export { LocalStorageCheckpointStore, MultipartUploadError } from './multipart.js';
-export type { BrowserCheckpoint, BrowserCheckpointStore, BrowserUploadProgress, MultipartUploadOptions, MultipartUploadResult } from './multipart.js';
+export type { MultipartSource, BrowserCheckpoint, BrowserCheckpointStore, BrowserUploadProgress, MultipartUploadOptions, MultipartUploadResult } from './multipart.js';
 export type { OssLike, OssResponse } from './oss.js';
 export { Crc64, crc64Combine } from '../../src/transfer/crc64.js';

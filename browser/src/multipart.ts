@@ -129,7 +129,12 @@ export interface MultipartUploadOptions {
   readonly mime?: string;
   /** User metadata (`x-oss-meta-<name>`). */
   readonly meta?: Readonly<Record<string, string | number>>;
+  /** The byte length of a `ReadableStream` source (required for streams; the envelope records it up front). */
+  readonly size?: number;
 }
+
+/** What multipartUpload reads from: a Blob/File (sliced per part, resumable), bytes, or a stream of bytes. */
+export type MultipartSource = Blob | Uint8Array | ReadableStream<Uint8Array>;
 
 /** The result of a multipart upload: like `put`'s, plus the upload id and part count. */
 export interface MultipartUploadResult extends BrowserPutResult {
@@ -160,10 +165,53 @@ export class MultipartUploadError extends CseError {
   }
 }
 
-function sourceIdentity(data: Blob | Uint8Array): BrowserCheckpoint['source'] {
+function sourceIdentity(data: Blob | Uint8Array | ReadableStream<Uint8Array>): BrowserCheckpoint['source'] {
+  if (!(data instanceof Blob)) return { name: '', size: 0, lastModified: 0 };
   if (data instanceof Uint8Array) return { name: '', size: data.length, lastModified: 0 };
   const file = data as Partial<File>;
   return { name: file.name ?? '', size: data.size, lastModified: file.lastModified ?? 0 };
+}
+
+/**
+ * Reads parts of a stream in order, one at a time: each call takes the next `length` bytes. Calls are chained, so
+ * workers that took part numbers in order get their bytes in order.
+ */
+function streamParts(stream: ReadableStream<Uint8Array>, object: string): { next: (length: number) => Promise<Uint8Array>; finish: () => Promise<void> } {
+  const reader = stream.getReader();
+  let pending: Uint8Array = new Uint8Array(0);
+  let chain: Promise<unknown> = Promise.resolve();
+  const take = async (length: number): Promise<Uint8Array> => {
+    const out = new Uint8Array(length);
+    let at = 0;
+    while (at < length) {
+      if (pending.length === 0) {
+        const { done, value } = await reader.read();
+        if (done) throw new CseError(ErrorCode.INVALID_ARGUMENT, `the stream ended after ${at} bytes of a ${length}-byte part, before the declared size`, { object });
+        pending = value;
+      }
+      const n = Math.min(length - at, pending.length);
+      out.set(pending.subarray(0, n), at);
+      pending = pending.subarray(n);
+      at += n;
+    }
+    return out;
+  };
+  return {
+    next: async (length) => {
+      const next = chain.then(async () => take(length));
+      chain = next.catch(() => undefined);
+      return next;
+    },
+    // After the last part: the stream must be at its end (a longer stream does not match the declared size).
+    finish: async () => {
+      await chain;
+      const extra = pending.length > 0 || !(await reader.read()).done;
+      if (extra) {
+        await reader.cancel().catch(() => undefined);
+        throw new CseError(ErrorCode.INVALID_ARGUMENT, 'the stream is longer than the declared size', { object });
+      }
+    },
+  };
 }
 
 async function readSlice(data: Blob | Uint8Array, start: number, end: number): Promise<Uint8Array> {
@@ -184,11 +232,19 @@ interface DonePart {
  *   MultipartUploadError
  * @internal
  */
-export async function multipartUpload(client: EncryptionClient, object: string, data: Blob | Uint8Array, options: MultipartUploadOptions): Promise<MultipartUploadResult> {
-  if (!(data instanceof Uint8Array) && !(typeof Blob !== 'undefined' && data instanceof Blob)) {
-    throw new CseError(ErrorCode.INVALID_ARGUMENT, 'multipartUpload takes a Blob, File or Uint8Array', { object });
+export async function multipartUpload(client: EncryptionClient, object: string, data: MultipartSource, options: MultipartUploadOptions): Promise<MultipartUploadResult> {
+  const isStream = typeof ReadableStream !== 'undefined' && data instanceof ReadableStream;
+  if (!(data instanceof Uint8Array) && !(typeof Blob !== 'undefined' && data instanceof Blob) && !isStream) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, 'multipartUpload takes a Blob, File, Uint8Array or ReadableStream', { object });
   }
-  const dataSize = data instanceof Uint8Array ? data.length : data.size;
+  if (isStream && (options.size === undefined || !Number.isSafeInteger(options.size) || options.size < 0)) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, 'a ReadableStream source needs options.size (its byte length)', { object });
+  }
+  if (isStream && options.checkpoint !== undefined) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, 'a ReadableStream cannot be read again, so it cannot resume: pass a Blob or File with checkpoint', { object });
+  }
+  const dataSize = data instanceof Uint8Array ? data.length : data instanceof Blob ? data.size : (options.size ?? 0);
+  const nextStreamPart = data instanceof ReadableStream ? streamParts(data, object) : undefined;
   const partSize = choosePartSize(dataSize, options.partSize);
   validatePartSize(partSize, dataSize);
   const parallel = options.parallel ?? 4;
@@ -262,7 +318,8 @@ export async function multipartUpload(client: EncryptionClient, object: string, 
         try {
           checkAborted(signal, object);
           const { start, end } = partBounds(number, partSize, dataSize);
-          const plain = await readSlice(data, start, end);
+          // A stream's part is taken before anything else awaits, so parts come off the stream in number order.
+          const plain = nextStreamPart !== undefined ? await nextStreamPart.next(end - start) : await readSlice(data as Blob | Uint8Array, start, end);
           const cipher = await ctrAt(key, start, plain);
           const crc = new Crc64().update(cipher).toString();
           const result = await sendPart(client, object, id, number, cipher, signal);
@@ -283,6 +340,7 @@ export async function multipartUpload(client: EncryptionClient, object: string, 
     };
     await Promise.all(Array.from({ length: Math.min(parallel, total) }, worker));
     if (failures.length > 0) throw failures[0] as Error;
+    await nextStreamPart?.finish();
     checkAborted(signal, object);
 
     const parts = [...done.values()].sort((a, b) => a.number - b.number);

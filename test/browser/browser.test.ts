@@ -225,6 +225,20 @@ describe('oss-cse/browser in headless Chromium', { skip: SKIP, timeout: 600_000 
       assert.ok((await node.get('page/presigned.bin')).content.equals(seededBytes(69, size)));
     });
 
+    it('a ReadableStream source with its size uploads in order; a stream shorter or longer than its size is refused', async () => {
+      const size = 7 * 102_400 + 9;
+      const r = await h.call('multipart', { name: 'page/stream.bin', size, seed: 70, partSize: 102_400, parallel: 3, stream: true, byName: true });
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      assert.equal(r.parts, 8);
+      assert.ok((await node.get('page/stream.bin')).content.equals(seededBytes(70, size)));
+      const short = await h.call('multipart', { name: 'page/stream-short.bin', size, seed: 70, partSize: 102_400, stream: true, declaredSize: size + 1 });
+      assert.equal(short.error.causeCode, 'ERR_CSE_INVALID_ARGUMENT');
+      const long = await h.call('multipart', { name: 'page/stream-long.bin', size, seed: 70, partSize: 102_400, stream: true, declaredSize: size - 1 });
+      assert.equal(long.error.causeCode, 'ERR_CSE_INVALID_ARGUMENT');
+      await assert.rejects(h.oss.head('page/stream-short.bin'));
+      await assert.rejects(h.oss.head('page/stream-long.bin'));
+    });
+
     it('an abort without a checkpoint rejects with ERR_CSE_ABORTED and aborts the upload on OSS', async () => {
       const r = await h.call('multipart', { name: 'page/aborted.bin', size: 8 * 102_400, seed: 67, partSize: 102_400, parallel: 1, abortAfterParts: 2 });
       assert.equal(r.error.code, 'ERR_CSE_ABORTED');

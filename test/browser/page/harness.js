@@ -40,6 +40,22 @@ function blockBytes(seed, block) {
   return bytes;
 }
 
+/** A ReadableStream of `size` seeded bytes, made 1 MiB at a time as it is read (`declared`: a wrong length to claim). */
+export function seededStream(seed, size) {
+  let at = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (at >= size) {
+        controller.close();
+        return;
+      }
+      const n = Math.min(1 << 20, size - at);
+      controller.enqueue(seededBytes(seed, n, at));
+      at += n;
+    },
+  });
+}
+
 /** A File of `size` seeded bytes, built 1 MiB at a time (the page never holds the whole content). */
 export function seededFile(seed, size, name = 'seeded.bin') {
   let blob = new Blob([]);
@@ -170,8 +186,8 @@ export async function head({ name }) {
  * Multipart upload of a seeded File. `abortAfterParts`: abort through the signal once that many parts are done.
  * `failAfterParts`: make the checkpoint store throw after that many saves (a crash stand-in).
  */
-export async function multipart({ name, size, seed, partSize, parallel, write, abortAfterParts, checkpoint, read, byName }) {
-  const file = seededFile(seed, size);
+export async function multipart({ name, size, seed, partSize, parallel, write, abortAfterParts, checkpoint, read, byName, stream, declaredSize }) {
+  const file = stream ? seededStream(seed, size) : seededFile(seed, size);
   const controller = new AbortController();
   const events = [];
   try {
@@ -180,6 +196,7 @@ export async function multipart({ name, size, seed, partSize, parallel, write, a
       parallel,
       signal: controller.signal,
       ...(checkpoint ? { checkpoint: true } : {}),
+      ...(stream ? { size: declaredSize ?? size } : {}),
       progress: (fraction, info) => {
         events.push({ fraction, partsDone: info.partsDone });
         if (abortAfterParts !== undefined && info.partsDone >= abortAfterParts) controller.abort(new Error('stop'));
@@ -196,8 +213,8 @@ export function heap() {
   return { used: performance.memory?.usedJSHeapSize, total: performance.memory?.totalJSHeapSize };
 }
 
-export async function bigUpload({ name, size, seed, partSize, parallel, byName }) {
-  const file = seededFile(seed, size, 'big.bin');
+export async function bigUpload({ name, size, seed, partSize, parallel, byName, source }) {
+  const file = source === 'stream' ? seededStream(seed, size) : seededFile(seed, size, 'big.bin');
   const base = heap().used ?? 0;
   let peak = base;
   const started = performance.now();
@@ -205,6 +222,7 @@ export async function bigUpload({ name, size, seed, partSize, parallel, byName }
     const r = await client('rsa-public', ['broker'], byName).multipartUpload(name, file, {
       partSize,
       parallel,
+      ...(source === 'stream' ? { size } : {}),
       progress: () => {
         const h = heap().used ?? 0;
         if (h > peak) peak = h;
