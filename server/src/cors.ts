@@ -25,10 +25,15 @@ import { parseXml, XmlSyntaxError, type XmlContent, type XmlElement } from './xm
 
 /** One CORS rule. */
 export interface CorsRule {
+  /** `AllowedOrigin`s: exact origins, or patterns with one `*`. */
   readonly allowedOrigins: readonly string[];
+  /** `AllowedMethod`s: GET, PUT, DELETE, POST, HEAD. */
   readonly allowedMethods: readonly string[];
+  /** `AllowedHeader`s (one `*` allowed; matched case-insensitively against preflight request headers). */
   readonly allowedHeaders: readonly string[];
+  /** `ExposeHeader`s: response headers the page may read. */
   readonly exposeHeaders: readonly string[];
+  /** `MaxAgeSeconds`: how long a browser may cache the preflight answer. */
   readonly maxAgeSeconds?: number;
 }
 
