@@ -206,3 +206,32 @@ describe('server CORS: the server-wide rule (serve --cors)', () => {
     await assert.rejects(startServer({ memory: true, cors: 'http://*.*' }), /invalid CORS origin/);
   });
 });
+
+describe('oss-cse serve --cors ORIGIN (the CLI)', () => {
+  it('answers preflights for that origin with the CSE headers exposed, and refuses other origins', async () => {
+    const bin = new URL('../../bin/oss-cse.js', import.meta.url).pathname;
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [bin, 'serve', '--memory', '--bucket', 'cli-cors', '--cors', 'http://page.test'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const endpoint = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => {
+          out += d;
+          const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+          if (m?.[1] !== undefined) resolve(m[1]);
+        });
+        child.once('exit', (code) => {
+          reject(new Error(`serve exited ${String(code)}`));
+        });
+      });
+      const ok = await raw(endpoint, 'OPTIONS', '/cli-cors/k', { Origin: 'http://page.test', 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'x-oss-date' });
+      assert.equal(ok.status, 200);
+      assert.equal(ok.headers['access-control-allow-origin'], 'http://page.test');
+      assert.deepEqual((ok.headers['access-control-expose-headers'] ?? '').split(', '), [...CSE_EXPOSE_HEADERS]);
+      const no = await raw(endpoint, 'OPTIONS', '/cli-cors/k', { Origin: 'http://other.test', 'Access-Control-Request-Method': 'PUT' });
+      assert.equal(no.status, 403);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});
