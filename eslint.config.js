@@ -36,6 +36,17 @@ export default tseslint.config(
     },
   },
   {
+    // Page-side scripts (browser test page, example app) run in the browser next to ali-oss's global OSS.
+    files: ['test/browser/page/**/*.js', 'examples/browser/**/*.js'],
+    languageOptions: {
+      globals: {
+        window: 'readonly', document: 'readonly', localStorage: 'readonly', performance: 'readonly', crypto: 'readonly',
+        Blob: 'readonly', File: 'readonly', AbortController: 'readonly', btoa: 'readonly', atob: 'readonly', fetch: 'readonly',
+        URL: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', console: 'readonly', OSS: 'readonly', ReadableStream: 'readonly',
+      },
+    },
+  },
+  {
     // Tests assert on shapes that are deliberately loose (fuzzed input, parsed JSON).
     files: ['test/**/*.ts', 'bench/**/*.ts', 'examples/**/*.ts'],
     rules: {

@@ -53,6 +53,10 @@ export const ErrorCode = {
   UNSUPPORTED_OPERATION: 'ERR_CSE_UNSUPPORTED_OPERATION',
   /** KMS answered with an error or could not be reached. */
   KMS: 'ERR_CSE_KMS',
+  /** The application's key broker (`KeyBrokerMasterKey`) could not be reached or gave an unusable answer. */
+  KEY_BROKER: 'ERR_CSE_KEY_BROKER',
+  /** The key broker's `authorize` refused the request (HTTP 403 from `createKeyBroker`). */
+  KEY_BROKER_REFUSED: 'ERR_CSE_KEY_BROKER_REFUSED',
   /** An optional dependency (e.g. `@alicloud/kms20160120`) is not installed. */
   MISSING_DEPENDENCY: 'ERR_CSE_MISSING_DEPENDENCY',
   /** A multipart upload, checkpoint or context is inconsistent. */

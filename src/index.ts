@@ -181,6 +181,9 @@ export type { CachingMasterKeyOptions } from './keys/caching-master-key.js';
 export { KeyRing } from './keys/key-ring.js';
 export type { KeyRingOptions, KeySelectionPolicy, UnwrapResult } from './keys/key-ring.js';
 
+// Key broker: the server half of oss-cse/browser's KeyBrokerMasterKey (docs/browser.md)
+export { KEY_BROKER_MAX_BODY, createKeyBroker } from './broker/key-broker.js';
+export type { KeyBrokerOptions, KeyBrokerRequest } from './broker/key-broker.js';
 // Types the master-key seam and the offline API need
 export type { ContentMaterial, Envelope, EnvelopeVersion, MatDesc, WrapScheme, WrappedMaterial } from './format/types.js';
 export type { HeaderInput } from './format/envelope.js';

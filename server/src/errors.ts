@@ -9,6 +9,7 @@ import { xmlDocument, type XmlContent } from './xml.js';
 
 /** Every OSS error code this server can answer with, with its HTTP status and default message. */
 export const ErrorCodes = {
+  AccessForbidden: [403, 'CORSResponse: This CORS request is not allowed.'],
   AccessDenied: [403, 'You have no right to access this object because of bucket acl.'],
   BucketAlreadyExists: [409, 'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.'],
   BucketNotEmpty: [409, 'The bucket you tried to delete is not empty.'],
@@ -35,6 +36,7 @@ export const ErrorCodes = {
   MethodNotAllowed: [405, 'The specified method is not allowed against this resource.'],
   MissingArgument: [400, 'Missing Some Required Arguments.'],
   MissingContentLength: [411, 'You must provide the Content-Length HTTP header.'],
+  NoSuchCORSConfiguration: [404, 'The CORS configuration does not exist.'],
   NoSuchBucket: [404, 'The specified bucket does not exist.'],
   NoSuchKey: [404, 'The specified key does not exist.'],
   NoSuchUpload: [404, 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.'],

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type * as http from 'node:http';
 import { authenticate } from './auth.js';
+import { answerPreflight, applyCorsHeaders, forgetDeletedBucketCors, handleBucketCors, type CorsRegistry } from './cors.js';
 import type { Owner, RequestContext } from './context.js';
 import { OssError, renderError } from './errors.js';
 import type { FaultInjector } from './faults.js';
@@ -30,6 +31,8 @@ export interface ListenerState {
   readonly faults?: FaultInjector | undefined;
   /** Connection accounting (guard.ts): told which connections carry authenticated requests. */
   readonly guard?: ConnectionGuard | undefined;
+  /** Bucket CORS rules (server/src/cors.ts); absent: no CORS headers, preflights refused. */
+  readonly cors?: CorsRegistry | undefined;
 }
 
 /** @returns a request id in OSS's shape (24 uppercase hex digits) */
@@ -110,6 +113,15 @@ async function handle(state: ListenerState, req: http.IncomingMessage, res: http
     res.setHeader('Server', 'AliyunOSS');
     const target = parseTarget(req);
     const method = req.method ?? 'GET';
+    // CORS before authentication, as OSS: a preflight carries no signature, and an actual request's error answer
+    // must carry the Access-Control-* headers for the page to read it.
+    if (state.cors !== undefined) {
+      if (method === 'OPTIONS') {
+        answerPreflight(state.cors, target.bucket, req, res);
+        return;
+      }
+      applyCorsHeaders(state.cors, target.bucket, req, res);
+    }
     const now = Date.now();
     authenticate({ method, bucket: target.bucket, key: target.key, headers: req.headers, query: target.query }, state.secrets, now);
     state.guard?.trust(req);
@@ -124,7 +136,10 @@ async function handle(state: ListenerState, req: http.IncomingMessage, res: http
       now,
     };
     // Only after authentication, and never for KMS: a fault is something that happens to a valid OSS request.
-    await route(state.faults === undefined ? ctx : await state.faults.intercept(ctx));
+    const routed = state.faults === undefined ? ctx : await state.faults.intercept(ctx);
+    if (state.cors !== undefined && (await handleBucketCors(state.cors, routed))) return;
+    await route(routed);
+    if (state.cors !== undefined) await forgetDeletedBucketCors(state.cors, routed);
   } catch (e) {
     if (e instanceof OssError) {
       sendError(res, req, e, requestId, state.log);

@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { CorsRegistry } from './cors.js';
 import { credentialsModeWarning, generateCredentials, loadOrCreateCredentials, type Credentials } from './credentials.js';
 import { createFaultInjector, type FaultController, type FaultPlan } from './faults.js';
 import { ConnectionGuard, resolveLimits, serverOptions } from './guard.js';
@@ -26,6 +27,7 @@ import type { Store } from './store/types.js';
 import { isValidBucketName } from './validate.js';
 
 export type { Credentials } from './credentials.js';
+export { CSE_EXPOSE_HEADERS, type CorsRule } from './cors.js';
 export {
   DEFAULT_RANDOM_KINDS,
   FAULT_KINDS,
@@ -90,6 +92,13 @@ export interface ServerOptions {
   readonly idleTimeoutMs?: number;
   /** Total time allowed to receive a whole request (headers and body), ms; 0 (the default) means no cap. */
   readonly requestTimeoutMs?: number;
+  /**
+   * A permissive CORS rule for local browser work (`oss-cse serve --cors ORIGIN`): these origins (`*` for any) may use
+   * every method and request header, and read the headers a client-side-encryption reader needs (ETag, Content-Range,
+   * x-oss-request-id, x-oss-hash-crc64ecma, the x-oss-meta-client-side-encryption-* headers). It applies to buckets
+   * without their own PutBucketCors configuration. Default: none (preflights refused unless a bucket has rules).
+   */
+  readonly cors?: string | readonly string[];
 }
 
 /** A running server. */
@@ -149,7 +158,7 @@ function controllerOf(injector: FaultController): FaultController {
  * @returns the running server
  * @throws Error, before anything is opened: `startServer needs dataDir unless memory is true`; `invalid bucket name
  *   "…"` for a name in `buckets` that OSS would refuse; `credentials need a non-empty accessKeyId and
- *   accessKeySecret`
+ *   accessKeySecret`; `invalid CORS origin "…"` for an empty `cors` origin or one with more than one `*`
  * @throws RangeError, before anything is opened, when the `faults` plan is malformed (the message names the field), or
  *   `maxConnections` / a timeout is not a positive integer (`requestTimeoutMs` may be 0)
  * @throws Error about the data directory: `data directory … is in use by process N` (another live server holds its
@@ -199,6 +208,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     if (warning !== undefined) log(warning);
   }
 
+  const corsOrigins = options.cors === undefined ? [] : typeof options.cors === 'string' ? [options.cors] : [...options.cors];
+  for (const origin of corsOrigins) {
+    if (origin === '' || origin.split('*').length > 2) throw new Error(`invalid CORS origin ${JSON.stringify(origin)} (at most one *)`);
+  }
+  const cors = await CorsRegistry.open({ defaultOrigins: corsOrigins, ...(memory ? {} : { dataDir: options.dataDir ?? '' }) });
   const store: Store = memory ? new MemoryStore() : await FsStore.open(options.dataDir ?? '');
   let kms: KmsService | undefined;
   let server: http.Server | undefined;
@@ -228,6 +242,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         log,
         faults,
         guard,
+        cors,
       }),
     );
     server = srv;

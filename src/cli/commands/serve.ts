@@ -15,6 +15,7 @@ import { UsageError } from '../command.js';
 const help = `Usage: oss-cse serve [--host 127.0.0.1] [--port 0] [--data DIR | --memory]
                      [--access-key-id ID --access-key-secret SECRET] [--bucket NAME ...]
                      [--max-connections N] [--headers-timeout S] [--idle-timeout S]
+                     [--cors ORIGIN ...]
 
 Runs a local OSS-compatible server (buckets, objects, multipart uploads, OSS V1/V4 signatures)
 with a KMS emulator on the same port, for trying oss-cse and running tests without a cloud account.
@@ -41,6 +42,11 @@ Options:
   --headers-timeout S         seconds a request's headers may take to arrive (default 30)
   --idle-timeout S            seconds of silence allowed while waiting for a client's body or for it to
                               read an answer (default 120); slow transfers that keep moving are never cut
+  --cors ORIGIN               let pages from ORIGIN (e.g. http://127.0.0.1:8080, or * for any) use the
+                              server: preflights answered, every method and header allowed, and ETag,
+                              Content-Range, x-oss-request-id, x-oss-hash-crc64ecma and the
+                              x-oss-meta-client-side-encryption-* headers exposed (repeatable; buckets
+                              with their own PutBucketCors rules use those instead)
 `;
 
 function dataDirFor(io: CliIo, explicit: string | undefined): string {
@@ -98,6 +104,7 @@ export const serve: Command = {
         'max-connections': { type: 'string' },
         'headers-timeout': { type: 'string' },
         'idle-timeout': { type: 'string' },
+        cors: { type: 'string', multiple: true, default: [] },
       },
       strict: true,
       allowPositionals: false,
@@ -120,6 +127,12 @@ export const serve: Command = {
       }
     }
 
+    for (const origin of values.cors) {
+      if (origin === '' || origin.split('*').length > 2) {
+        throw new UsageError(`--cors ${JSON.stringify(origin)} is not an origin (e.g. http://127.0.0.1:8080, or *; at most one *)`);
+      }
+    }
+
     const signal = untilSignal();
     let server: RunningServer;
     try {
@@ -132,6 +145,7 @@ export const serve: Command = {
         ...(maxConnections === undefined ? {} : { maxConnections }),
         ...(headersTimeout === undefined ? {} : { headersTimeoutMs: headersTimeout * 1000 }),
         ...(idleTimeout === undefined ? {} : { idleTimeoutMs: idleTimeout * 1000 }),
+        ...(values.cors.length > 0 ? { cors: values.cors } : {}),
         log: (line) => io.stderr.write(line + '\n'),
       });
     } catch (e) {
