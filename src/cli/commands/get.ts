@@ -13,7 +13,7 @@ import { UsageError } from '../command.js';
 import { counted, progressBar } from '../progress.js';
 import { ONLINE_HELP, ONLINE_OPTIONS, parseOssUrl } from '../online.js';
 import {
-  PARALLEL_THRESHOLD,
+  useParallelTransfer,
   TRANSFER_OPTIONS,
   checkpointFile,
   increments,
@@ -73,7 +73,7 @@ file name) or - for standard output. The file is written to a temporary name and
 check passed (length, CRC-64 of the whole object, the writer's declared MD5 and length): a failed download
 leaves nothing at LOCAL.
 
-An object of 32 MiB or more (or any object with one of the transfer flags, to a file and without --range)
+An object of 4 GiB or more (or any object with one of the transfer flags, to a file and without --range)
 is fetched as parallel ranged GETs pinned to the object's ETag (an object replaced meanwhile fails the
 download), decrypted into the temporary file, checked as a whole and renamed; with --checkpoint or --resume
 an interrupted download fetches only what is missing.
@@ -118,7 +118,7 @@ export const get: Command = {
     return interrupt.run(withSession(values, io, source.bucket, async ({ client }) => {
       const whole = local !== '-' && Object.keys(headers).length === 0;
       // Without flags, the size decides: one HEAD, then the parallel path for large objects.
-      const parallel = whole && (transfer.explicit || ((await client.head(source.key, { signal })).size ?? 0) >= PARALLEL_THRESHOLD);
+      const parallel = whole && (transfer.explicit || useParallelTransfer('download', (await client.head(source.key, { signal })).size, transfer));
       if (parallel) {
         const checkpoint = checkpointFile(io, transfer, 'download', source.bucket, source.key, local);
         let progress: ReturnType<typeof progressBar> | undefined;
