@@ -178,6 +178,9 @@ export { CREDENTIALS_PACKAGE, defaultCredentialChain, resolveChainCredentials } 
 export type { ChainCredentials, CredentialChain, CredentialsLoader } from './keys/credential-chain.js';
 export { CachingMasterKey, MAX_CACHE_ENTRIES } from './keys/caching-master-key.js';
 export type { CachingMasterKeyOptions } from './keys/caching-master-key.js';
+export { DataKeyCachingMasterKey, MAX_OBJECTS_PER_DATA_KEY } from './keys/data-key-cache.js';
+export type { DataKeyCacheOptions } from './keys/data-key-cache.js';
+export type { SealHint, SealedMaterial } from './keys/master-key.js';
 export { KeyRing } from './keys/key-ring.js';
 export type { KeyRingOptions, KeySelectionPolicy, UnwrapResult } from './keys/key-ring.js';
 

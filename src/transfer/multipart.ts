@@ -254,6 +254,7 @@ export async function initiateEncryptedUpload(
     // by every whole read, as for a PutObject (issue 14 item 2). It always equals dataSize: Complete refuses parts
     // that do not add up to it. (Go sends none on Initiate; a reader that ignores it loses nothing.)
     unencryptedContentLength: dataSize,
+    plaintextLength: dataSize,
     ...(md5 === undefined ? {} : { unencryptedContentMd5: md5 }),
     ...(options.contentMaterial === undefined ? {} : { contentMaterial: options.contentMaterial }),
   });

@@ -166,6 +166,7 @@ export async function writeEncrypted(
     masterKey: options.masterKey,
     ...(storedMd5 === undefined ? {} : { unencryptedContentMd5: storedMd5 }),
     ...(storedLength === undefined ? {} : { unencryptedContentLength: storedLength }),
+    plaintextLength: sourceLength ?? declared,
   });
   const crc = new Crc64();
   let body: PutBody;

@@ -71,12 +71,13 @@ test('parseCrc64Header accepts unsigned decimals below 2^64 only', () => {
   }
 });
 
-test('speed: at least 200 MB/s on this machine (typically over 1 GB/s)', () => {
+// Speed is measured in `npm run bench` (crc64 rows, as a ratio in the same run), never asserted here.
+test('64 MiB hashed in 1 MiB updates equals one update and the combine of its halves', () => {
   const data = randomBytes(64 << 20);
   const hasher = new Crc64();
-  const t0 = performance.now();
   for (let i = 0; i < data.length; i += 1 << 20) hasher.update(data.subarray(i, i + (1 << 20)));
-  const seconds = (performance.now() - t0) / 1000;
-  const mbps = 64 / seconds;
-  assert.ok(mbps > 200, `${mbps.toFixed(0)} MB/s`);
+  const whole = crc64(data);
+  assert.equal(hasher.digest(), whole);
+  const half = data.length / 2;
+  assert.equal(crc64Combine(crc64(data.subarray(0, half)), crc64(data.subarray(half)), half), whole);
 });
