@@ -97,6 +97,7 @@ export type {
 export type {
   CallOptions as StoreCallOptions,
   CopyRequest,
+  BucketInfo,
   CopyResponse,
   GetResponse,
   ListPage,
