@@ -17,6 +17,8 @@ import { cseHome, loadCliKeys, type CliKeyOptions, type CliKeys } from './keys.j
 import type { KmsDefaults } from './key-options.js';
 import { UsageError } from './command.js';
 import { TargetEnv, type OnlineValues } from './online.js';
+import { withConfig } from './config.js';
+import { resolveCredentials } from './credentials.js';
 
 /** A connected target: the encryption client, the plain client under it, and how to release it. */
 export interface Session {
@@ -88,8 +90,9 @@ export async function startEmbedded(env: NodeJS.ProcessEnv): Promise<RunningServ
  * @param bucket - the default bucket
  * @throws UsageError / CseError for bad options, missing credentials, unusable keys, a server that cannot start
  */
-export async function openSession(values: OnlineValues, io: CliIo, bucket: string | undefined): Promise<Session> {
+export async function openSession(flags: OnlineValues, io: CliIo, bucket: string | undefined): Promise<Session> {
   const env = io.env;
+  const values = withConfig(flags, env);
   const endpoint = nonEmpty(values.endpoint) ?? nonEmpty(env[TargetEnv.ENDPOINT]);
   const region = nonEmpty(values.region) ?? nonEmpty(env[TargetEnv.REGION]);
   const policy = keySelection(values['key-selection']);
@@ -140,30 +143,32 @@ export async function openSession(values: OnlineValues, io: CliIo, bucket: strin
       throw e;
     }
   }
-  const accessKeyId = nonEmpty(env[TargetEnv.ACCESS_KEY_ID]) ?? nonEmpty(env[TargetEnv.ALIBABA_ACCESS_KEY_ID]);
-  const accessKeySecret = nonEmpty(env[TargetEnv.ACCESS_KEY_SECRET]) ?? nonEmpty(env[TargetEnv.ALIBABA_ACCESS_KEY_SECRET]);
-  if (accessKeyId === undefined || accessKeySecret === undefined) {
-    throw new CseError(
-      ErrorCode.INVALID_ARGUMENT,
-      `credentials are required for ${endpoint ?? region ?? ''}: set ${TargetEnv.ACCESS_KEY_ID} and ${TargetEnv.ACCESS_KEY_SECRET} ` +
-        `(or ${TargetEnv.ALIBABA_ACCESS_KEY_ID} and ${TargetEnv.ALIBABA_ACCESS_KEY_SECRET})`,
-    );
-  }
-  const stsToken = nonEmpty(env[TargetEnv.SESSION_TOKEN]) ?? nonEmpty(env[TargetEnv.ALIBABA_SECURITY_TOKEN]);
+  const target = endpoint ?? `region ${region ?? ''}`;
+  const credentials = await resolveCredentials(env, nonEmpty(values.profile), target);
+  const { accessKeyId, accessKeySecret } = credentials;
+  const stsToken = credentials.securityToken;
   const kmsDefaults: KmsDefaults = {
     region: region?.replace(/^oss-/, ''),
     credentials: stsToken === undefined ? { accessKeyId, accessKeySecret } : { accessKeyId, accessKeySecret, securityToken: stsToken },
-    credentialSource: 'the OSS credentials',
+    credentialSource: credentials.source,
   };
   const keys = await loadCliKeys(keyOptions, io, values.quiet === true, { kmsDefaults });
-  const oss = createOssClient({ endpoint, region, bucket, accessKeyId, accessKeySecret, stsToken });
+  const oss = createOssClient({
+    endpoint,
+    region,
+    bucket,
+    accessKeyId,
+    accessKeySecret,
+    stsToken,
+    ...(credentials.refresh === undefined ? {} : { refreshSTSToken: credentials.refresh }),
+  });
   return {
     client: new EncryptionClient(oss, clientOptionsOf(keys)),
     oss,
     server: undefined,
     kmsDefaults,
     keys,
-    where: endpoint ?? `region ${region ?? ''}`,
+    where: target,
     close: async () => {
       // Nothing to release for a remote target.
     },

@@ -75,6 +75,8 @@ export interface OssConnectionOptions {
   readonly stsToken?: string | undefined;
   /** Per-request timeout in milliseconds (default 60 s). */
   readonly timeout?: number | undefined;
+  /** Fetches fresh temporary credentials; ali-oss calls it every `refreshSTSTokenInterval` (5 min) with `stsToken`. */
+  readonly refreshSTSToken?: (() => Promise<{ accessKeyId: string; accessKeySecret: string; stsToken: string }>) | undefined;
 }
 
 /**
@@ -109,6 +111,7 @@ export function createOssClient(options: OssConnectionOptions): AliOssClient {
     ...(region === undefined ? {} : { region }),
     ...(options.bucket === undefined ? {} : { bucket: options.bucket }),
     ...(options.stsToken === undefined ? {} : { stsToken: options.stsToken }),
+    ...(options.refreshSTSToken === undefined ? {} : { refreshSTSToken: options.refreshSTSToken }),
   });
 }
 
