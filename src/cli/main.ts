@@ -7,7 +7,7 @@
 import { ExitCode, UsageError, type CliIo } from './command.js';
 import { commands } from './commands/index.js';
 import { exitOnStopSignals, signalExitCode, stopSignal } from './interrupt.js';
-import { failureOf, formatFailure } from './report.js';
+import { failureOf, formatFailure, setDebug } from './report.js';
 import { closest, optionsInHelp } from './suggest.js';
 import { packageVersion } from './version.js';
 
@@ -70,6 +70,7 @@ export async function main(
 ): Promise<number> {
   const debug = argv.includes('--debug');
   const json = argv.includes('--json');
+  setDebug(debug);
   if (io.stdout === process.stdout) {
     exitOnStopSignals();
     quietOnClosedStdout(io.stdout);

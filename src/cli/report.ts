@@ -46,8 +46,15 @@ export function cleanMessage(message: string): string {
     .trim();
 }
 
-/** The {@link Failure} for an error. */
-export function failureOf(e: unknown, debug: boolean): Failure {
+let debugMode = false;
+
+/** Set by the dispatcher for `--debug`: messages keep the HTTP library's diagnostics. */
+export function setDebug(on: boolean): void {
+  debugMode = on;
+}
+
+/** The {@link Failure} for an error (`debug` defaults to the dispatcher's `--debug`). */
+export function failureOf(e: unknown, debug: boolean = debugMode): Failure {
   const raw = e instanceof Error ? e.message : String(e);
   const message = debug ? raw.replace(/\s*\n\s*/g, ' ') : cleanMessage(raw);
   return { code: cseCodeOf(e), message: e instanceof CseError || e instanceof UsageError ? message : message || 'unexpected failure' };

@@ -7,6 +7,7 @@
 import type { Command } from '../command.js';
 import { cat } from './cat.js';
 import { config } from './config.js';
+import { cp } from './cp.js';
 import { decrypt } from './decrypt.js';
 import { demo } from './demo.js';
 import { encrypt } from './encrypt.js';
@@ -23,4 +24,4 @@ import { rm } from './rm.js';
 import { serve } from './serve.js';
 
 /** Every command, in the order `oss-cse --help` lists them. */
-export const commands: readonly Command[] = [put, get, cat, head, ls, rm, mb, rewrap, keys, keygen, config, encrypt, decrypt, inspect, serve, demo];
+export const commands: readonly Command[] = [put, get, cp, cat, head, ls, rm, mb, rewrap, keys, keygen, config, encrypt, decrypt, inspect, serve, demo];
