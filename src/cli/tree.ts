@@ -108,7 +108,7 @@ export async function walkLocal(root: string, filter: Filter, followSymlinks: bo
       }
       if (info.isDirectory()) await visit(path, rel);
       else if (info.isFile()) {
-        if (filter(rel)) out.push({ rel, path, size: info.size, mtimeMs: Math.floor(info.mtimeMs) });
+        if (filter(rel)) out.push({ rel, path, size: info.size, mtimeMs: Math.round(info.mtimeMs) });
       } else skipped.push({ path, reason: 'not a regular file' });
     }
   };

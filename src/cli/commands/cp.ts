@@ -123,7 +123,7 @@ export const cp: Command = {
               if (!filter(basename(src))) continue;
               const info = await stat(src);
               const key = several || sources.length > 1 ? asPrefix(remoteDst.key) + basename(src) : remoteDst.key;
-              tasks.push({ kind: 'upload', local: src, bucket: remoteDst.bucket, key, size: info.size, mtimeMs: Math.floor(info.mtimeMs) });
+              tasks.push({ kind: 'upload', local: src, bucket: remoteDst.bucket, key, size: info.size, mtimeMs: Math.round(info.mtimeMs) });
             }
           }
         } else {

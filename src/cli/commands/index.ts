@@ -22,6 +22,7 @@ import { put } from './put.js';
 import { rewrap } from './rewrap.js';
 import { rm } from './rm.js';
 import { serve } from './serve.js';
+import { sync } from './sync.js';
 
 /** Every command, in the order `oss-cse --help` lists them. */
-export const commands: readonly Command[] = [put, get, cp, cat, head, ls, rm, mb, rewrap, keys, keygen, config, encrypt, decrypt, inspect, serve, demo];
+export const commands: readonly Command[] = [put, get, cp, sync, cat, head, ls, rm, mb, rewrap, keys, keygen, config, encrypt, decrypt, inspect, serve, demo];
