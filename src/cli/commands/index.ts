@@ -19,10 +19,11 @@ import { keys } from './keys.js';
 import { ls } from './ls.js';
 import { mb } from './mb.js';
 import { put } from './put.js';
+import { rb } from './rb.js';
 import { rewrap } from './rewrap.js';
 import { rm } from './rm.js';
 import { serve } from './serve.js';
 import { sync } from './sync.js';
 
 /** Every command, in the order `oss-cse --help` lists them. */
-export const commands: readonly Command[] = [put, get, cp, sync, cat, head, ls, rm, mb, rewrap, keys, keygen, config, encrypt, decrypt, inspect, serve, demo];
+export const commands: readonly Command[] = [put, get, cp, sync, cat, head, ls, rm, mb, rb, rewrap, keys, keygen, config, encrypt, decrypt, inspect, serve, demo];
