@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 
-import { HOME_ENV } from './keys.js';
+import { HOME_ENV, PASSPHRASE_ENV } from './keys.js';
 import { KMS_OPTIONS, kmsHelp, type KmsFlagValues } from './key-options.js';
 import { UsageError } from './command.js';
 
@@ -76,7 +76,8 @@ export const ONLINE_HELP = `Target (default: the embedded server, see below):
 Keys (default: the key pair in $${TargetEnv.HOME}/keys, created on first use):
   --public-key PEM         RSA public key that encrypts new objects (env OSS_CSE_PUBLIC_KEY)
   --private-key PEM        RSA private key that decrypts; repeat for several keys; the first one also
-                           encrypts when no --public-key is given (env OSS_CSE_PRIVATE_KEY, paths separated by ':')
+                           encrypts when no --public-key is given (env OSS_CSE_PRIVATE_KEY, paths separated by ':');
+                           an encrypted PEM's passphrase comes from $${PASSPHRASE_ENV}
 ${kmsHelp('with the embedded server, its own KMS emulator; else kms.REGION.aliyuncs.com')}
   --keys FILE              a keys file: {"keys": [{"type": "kms", "keyId": "…", "description": {"year": "2025"},
                            "encrypt": true}, {"privateKey": "old.pem", "description": {"year": "2024"}}]}

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import type { Command, CliIo } from '../command.js';
 import { writeFileAtomic } from '../files.js';
 import { UsageError } from '../command.js';
+import { withBucketCheck } from '../not-found.js';
 import { counted, progressBar } from '../progress.js';
 import { ONLINE_HELP, ONLINE_OPTIONS, parseOssUrl } from '../online.js';
 import {
@@ -115,7 +116,7 @@ export const get: Command = {
     // --checkpoint/--resume), not mid-write.
     const interrupt = interruptible(transfer.checkpoint !== undefined || transfer.resume ? 'run the same command again to continue' : undefined);
     const { signal } = interrupt;
-    return interrupt.run(withSession(values, io, source.bucket, async ({ client }) => {
+    return interrupt.run(withSession(values, io, source.bucket, async ({ client }) => withBucketCheck(client, source.bucket, async () => {
       const whole = local !== '-' && Object.keys(headers).length === 0;
       // Without flags, the size decides: one HEAD, then the parallel path for large objects.
       const parallel = whole && (transfer.explicit || ((await client.head(source.key, { signal })).size ?? 0) >= PARALLEL_THRESHOLD);
@@ -200,7 +201,7 @@ export const get: Command = {
         io.stdout.write(`downloaded ${written} bytes from ${url} to ${local} (${what})\n`);
       }
       return 0;
-    }));
+    })));
   },
 };
 

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { encodeMatDesc } from '../../format/matdesc.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
+import { withBucketCheck } from '../not-found.js';
 import { ONLINE_HELP, ONLINE_OPTIONS, parseOssUrl } from '../online.js';
 
 const help = `Usage: oss-cse head oss://BUCKET/KEY [options]
@@ -30,7 +31,7 @@ export const head: Command = {
     if (source.key === '') throw new UsageError('the object needs a key: oss://BUCKET/KEY');
     const { withSession } = await import('../target.js');
     return withSession(values, io, source.bucket, async ({ client }) => {
-      const r = await client.head(source.key);
+      const r = await withBucketCheck(client, source.bucket, async () => client.head(source.key));
       const headers = r.res.headers;
       const info = {
         object: `oss://${source.bucket}/${source.key}`,
