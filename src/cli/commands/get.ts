@@ -155,6 +155,7 @@ export const get: Command = {
               range: null,
               objectSize: r.size,
               crc64: r.crc64 ?? null,
+              envelope: r.envelope ?? null,
               parts: r.partCount,
               partsFetched: r.partsFetched,
               resumed: r.resumed,
@@ -194,6 +195,7 @@ export const get: Command = {
             encrypted: result.encrypted,
             range: result.range ?? null,
             objectSize: result.objectSize ?? null,
+            envelope: result.envelope ?? null,
           }) + '\n',
         );
       } else if (!values.quiet && local !== '-') {
