@@ -55,6 +55,8 @@ export interface BatchOptions {
   readonly dryRun: boolean;
   /** Print per-file lines (not with --quiet or --json). */
   readonly verbose: boolean;
+  /** Print each failure as an `error [CODE]: …` line on stderr (not with --json: failures are in the results). */
+  readonly reportFailures: boolean;
   /** Show the progress line (a terminal, and not --quiet/--json). */
   readonly progress: boolean;
   /** Ctrl-C. */
@@ -184,7 +186,7 @@ export async function runBatch(client: EncryptionClient | undefined, tasks: read
         const failure = failureOf(e);
         results[index] = { ...base, bytes, status: 'failed', error: failure };
         progress.fileDone();
-        if (!options.signal.aborted || !(e instanceof CseError && e.code === ErrorCode.ABORTED)) {
+        if (options.reportFailures && (!options.signal.aborted || !(e instanceof CseError && e.code === ErrorCode.ABORTED))) {
           progress.print(io.stderr, formatFailure({ code: failure.code, message: `${base.source ?? base.destination}: ${failure.message}` }, false));
         }
         if (options.failFast) stop.abort(e);

@@ -173,6 +173,7 @@ export const cp: Command = {
           failFast: values['fail-fast'],
           dryRun: false,
           verbose: !quiet,
+          reportFailures: !values.json,
           progress: !quiet && stderrIsTty(io),
           signal: interrupt.signal,
         });

@@ -148,6 +148,7 @@ export const sync: Command = {
           failFast: values['fail-fast'],
           dryRun: values['dry-run'],
           verbose: !quiet,
+          reportFailures: !values.json,
           progress: !quiet && stderrIsTty(io),
           signal,
         });
