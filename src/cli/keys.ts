@@ -288,7 +288,8 @@ export async function planCliKeys(options: CliKeyOptions, env: NodeJS.ProcessEnv
 export async function loadCliKeys(options: CliKeyOptions, io: CliIo, quiet: boolean, more: LoadCliKeysOptions = {}): Promise<CliKeys> {
   const plan = await planCliKeys(options, io.env);
   if (plan.defaultPair !== undefined && more.createDefault !== false) await ensureDefaultPair(plan.defaultPair, io, quiet);
-  const passphrase = io.env[PASSPHRASE_ENV];
+  // An empty variable is no passphrase (the message then says the PEM needs one).
+  const passphrase = io.env[PASSPHRASE_ENV] === '' ? undefined : io.env[PASSPHRASE_ENV];
   // The readable-by-others warning is for a person at a terminal (SECURITY.md "Key files"); scripts and piped
   // output stay clean. Group/world-writable private key files are refused either way.
   const interactive = (io.stderr as { isTTY?: boolean }).isTTY === true;
