@@ -405,6 +405,17 @@ export interface MultipartUploadResult {
   readonly partsSent: number;
   /** True when an earlier upload was continued. */
   readonly resumed: boolean;
+  /**
+   * True when the checkpoint's upload was gone because an earlier run had already completed it (the object holds the
+   * checkpoint's envelope and the source's size): nothing was sent.
+   */
+  readonly alreadyComplete: boolean;
+  /**
+   * The upload id of a checkpoint whose upload was gone (aborted or expired) while the object did not exist: a new
+   * upload was started from the start instead. When the object exists with other content, the call fails with
+   * ERR_CSE_MULTIPART and keeps the checkpoint instead (docs/resume.md).
+   */
+  readonly restartedFrom: string | undefined;
 }
 
 /** Options of {@link EncryptionClient.initMultipartUpload}. */
@@ -1010,6 +1021,8 @@ export class EncryptionClient {
       partCount: result.partCount,
       partsSent: result.partsSent,
       resumed: result.resumed,
+      alreadyComplete: result.alreadyComplete === true,
+      restartedFrom: result.restartedFrom,
     };
   }
 

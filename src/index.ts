@@ -67,6 +67,7 @@ export {
   parseUploadCheckpoint,
 } from './transfer/checkpoint.js';
 export type {
+  CheckpointKeyInfo,
   CheckpointPart,
   CheckpointSource,
   CheckpointStore,

@@ -5,23 +5,26 @@
  * @packageDocumentation
  */
 
-import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { link, readFile, rename, rm, open } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { CseError, ErrorCode } from '../errors.js';
+import { releaseTempMode, TEMP_FILE_MODE, tempSiblingPath } from '../transfer/temp-file.js';
 
-/** A temporary sibling path for `target`. */
+export { removeStaleTempFiles } from '../transfer/temp-file.js';
+
+/** A temporary sibling path for `target`: `.NAME.<hex>.tmp` (`src/transfer/temp-file.ts`). */
 function tempPathFor(target: string): string {
-  return join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+  return tempSiblingPath(target, '.tmp');
 }
 
 /**
- * Writes `source` to `target` atomically: into a temporary sibling, flushed to disk, then renamed over the target.
- * On any failure the temporary file is removed and nothing appears at `target`.
+ * Writes `source` to `target` atomically: into a temporary sibling (mode 0600 while it is written: a download's
+ * unverified plaintext is readable by nobody else), flushed to disk, given `mode`, then renamed over the target. On any
+ * failure the temporary file is removed and nothing appears at `target`; one left by a killed process is removed by
+ * the next download to the same target ({@link removeStaleTempFiles}).
  *
- * @param mode - file mode of the new file (e.g. 0o600 for private keys)
+ * @param mode - file mode of the new file, less the umask (e.g. 0o600 for private keys)
  * @throws CseError ERR_CSE_IO on file-system errors; rethrows errors from `source`
  */
 export async function writeFileAtomic(
@@ -32,7 +35,7 @@ export async function writeFileAtomic(
   const temp = tempPathFor(target);
   try {
     if (typeof source === 'string' || source instanceof Uint8Array) {
-      const handle = await open(temp, 'wx', mode);
+      const handle = await open(temp, 'wx', TEMP_FILE_MODE);
       try {
         await handle.writeFile(source);
         await handle.sync();
@@ -40,7 +43,7 @@ export async function writeFileAtomic(
         await handle.close();
       }
     } else {
-      const out = createWriteStream(temp, { flags: 'wx', mode });
+      const out = createWriteStream(temp, { flags: 'wx', mode: TEMP_FILE_MODE });
       await pipeline(source, out);
       const handle = await open(temp, 'r');
       try {
@@ -49,6 +52,7 @@ export async function writeFileAtomic(
         await handle.close();
       }
     }
+    await releaseTempMode(temp, mode);
     await rename(temp, target);
   } catch (e) {
     await rm(temp, { force: true });

@@ -206,6 +206,48 @@ export interface LoadCliKeysOptions {
   readonly kmsDefaults?: KmsDefaults | undefined;
   /** Create the default key pair when it does not exist (default true). */
   readonly createDefault?: boolean;
+  /** The plan, when the caller already made it with {@link planCliKeys} (it is not made again). */
+  readonly plan?: KeyPlan | undefined;
+}
+
+/**
+ * The master key of a session whose command needs none (`ls`, `mb`, `rm`, `head`, `uploads`) when no key is
+ * configured: the encryption client requires one, and this one can do nothing — it wraps nothing (a clear error, should
+ * such a command ever try) and recognises no envelope — so that these commands never create a key pair nor depend on
+ * one (SECURITY.md "Where keys come from").
+ */
+export const NO_KEY: MasterKey = Object.freeze({
+  kind: 'rsa' as const,
+  name: 'none (no key configured)',
+  description: Object.freeze({}),
+  canUnwrap: false,
+  async wrap(): Promise<never> {
+    return Promise.reject(new CseError(ErrorCode.INVALID_ARGUMENT, 'no key configured: give --public-key, --private-key, --kms-key-id or --keys'));
+  },
+  async unwrap(): Promise<null> {
+    return Promise.resolve(null);
+  },
+});
+
+/** The keys of a session whose command needs none and was given none (see {@link NO_KEY}). */
+export const NO_KEYS: CliKeys = Object.freeze({ masterKey: NO_KEY, decryptionKeys: [], source: 'none', listing: [] });
+
+/**
+ * The exit-2 message for a command that needs a key, run against real OSS (or any endpoint other than the embedded
+ * server) with none given: the automatic pair belongs to the embedded server only, so that data sent to a real bucket
+ * is never encrypted to a key created on the spot in a home directory that may be thrown away (a CI runner).
+ *
+ * @param target - the endpoint or region, for the message
+ * @param defaultPair - the automatic pair's private key path (named when it exists, to be given explicitly)
+ * @param pairExists - whether that file exists
+ */
+export function noKeyForRemoteMessage(target: string, defaultPair: string, pairExists: boolean): string {
+  return (
+    `no key given for ${target}: give one with --public-key FILE (encrypt only), --private-key FILE, --kms-key-id ID or ` +
+    `--keys FILE (or ${KeyEnv.PUBLIC_KEY} / ${KeyEnv.PRIVATE_KEY}), or create a pair with \`oss-cse keygen --out DIR\` and ` +
+    `back up DIR/private.pem; a key pair is created automatically only for the embedded server` +
+    (pairExists ? ` (to use that pair here, give it explicitly: --private-key ${defaultPair})` : '')
+  );
 }
 
 /** One entry of a keys file. */
@@ -276,18 +318,18 @@ export async function planCliKeys(options: CliKeyOptions, env: NodeJS.ProcessEnv
 
 /**
  * Loads the keys of a command (see {@link planCliKeys} for which ones), creating the default pair in
- * `$OSS_CSE_HOME/keys` on first use (saying so once on stderr).
+ * `$OSS_CSE_HOME/keys` on first use (saying so once on stderr, always: a new key must be backed up).
  *
  * @param options - the key flags
  * @param io - environment and stderr
- * @param quiet - no note when the default pair is created
+ * @param _quiet - kept for callers; `--quiet` no longer silences the note that a key pair was created
  * @param more - the target's KMS defaults; whether to create the default pair
  * @throws CseError ERR_CSE_IO, ERR_CSE_INVALID_KEY, ERR_CSE_INVALID_ARGUMENT (bad keys file, KMS key without region or
  *   credentials), ERR_CSE_ENVELOPE_BAD_MATDESC
  */
-export async function loadCliKeys(options: CliKeyOptions, io: CliIo, quiet: boolean, more: LoadCliKeysOptions = {}): Promise<CliKeys> {
-  const plan = await planCliKeys(options, io.env);
-  if (plan.defaultPair !== undefined && more.createDefault !== false) await ensureDefaultPair(plan.defaultPair, io, quiet);
+export async function loadCliKeys(options: CliKeyOptions, io: CliIo, _quiet: boolean, more: LoadCliKeysOptions = {}): Promise<CliKeys> {
+  const plan = more.plan ?? (await planCliKeys(options, io.env));
+  if (plan.defaultPair !== undefined && more.createDefault !== false) await ensureDefaultPair(plan.defaultPair, io);
   // An empty variable is no passphrase (the message then says the PEM needs one).
   const passphrase = io.env[PASSPHRASE_ENV] === '' ? undefined : io.env[PASSPHRASE_ENV];
   // The readable-by-others warning is for a person at a terminal (SECURITY.md "Key files"); scripts and piped
@@ -343,7 +385,7 @@ export async function loadOfflineKeys(options: CliKeyOptions, io: CliIo): Promis
   return loadCliKeys(options, { ...io, env }, true, { createDefault: false, kmsDefaults: { region } });
 }
 
-async function ensureDefaultPair(privatePath: string, io: CliIo, quiet: boolean): Promise<void> {
+async function ensureDefaultPair(privatePath: string, io: CliIo): Promise<void> {
   if (await exists(privatePath)) return;
   const dir = dirname(privatePath);
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -351,7 +393,9 @@ async function ensureDefaultPair(privatePath: string, io: CliIo, quiet: boolean)
   // Exclusive creation: a concurrent first run must not replace a key the other process already encrypted with.
   const created = await writeFileExclusive(privatePath, privateKeyPem, 0o600);
   if (created) await writeFileAtomic(join(dir, 'public.pem'), publicKeyPem, 0o644);
-  if (created && !quiet) {
+  // Said even with --quiet or --json (on stderr, so no output format changes): a key nobody knows about is a key
+  // nobody backs up, and objects encrypted to it are lost with it (SECURITY.md "Where keys come from").
+  if (created) {
     io.stderr.write(
       `oss-cse: created a new RSA key pair in ${dir} (private.pem decrypts your objects: back it up; ` +
         'without it they cannot be read)\n',

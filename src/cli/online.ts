@@ -73,7 +73,9 @@ export const ONLINE_HELP = `Target (default: the embedded server, see below):
   With neither endpoint nor region, oss-cse starts its embedded OSS-compatible server in-process over
   $${TargetEnv.HOME}/server (${TargetEnv.HOME} defaults to ~/.oss-cse), so data persists between commands.
 
-Keys (default: the key pair in $${TargetEnv.HOME}/keys, created on first use):
+Keys (with the embedded server and no key given: the key pair in $${TargetEnv.HOME}/keys, created by the first
+command that encrypts or decrypts, with a note on stderr to back it up; any other target needs a key given,
+else exit 2; ls, mb, rm, head and uploads need no key and never create one):
   --public-key PEM         RSA public key that encrypts new objects (env OSS_CSE_PUBLIC_KEY)
   --private-key PEM        RSA private key that decrypts; repeat for several keys; the first one also
                            encrypts when no --public-key is given (env OSS_CSE_PRIVATE_KEY, paths separated by ':');

@@ -7,13 +7,14 @@
  * @packageDocumentation
  */
 
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../server/src/index.js';
 import { createOssClient, EncryptionClient, type AliOssClient } from '../client.js';
 import { CseError, ErrorCode } from '../errors.js';
 import type { KeySelectionPolicy } from '../keys/key-ring.js';
 import type { CliIo } from './command.js';
-import { cseHome, loadCliKeys, type CliKeyOptions, type CliKeys } from './keys.js';
+import { cseHome, loadCliKeys, noKeyForRemoteMessage, NO_KEYS, planCliKeys, type CliKeyOptions, type CliKeys } from './keys.js';
 import type { KmsDefaults } from './key-options.js';
 import { UsageError } from './command.js';
 import { TargetEnv, type OnlineValues } from './online.js';
@@ -83,14 +84,38 @@ export async function startEmbedded(env: NodeJS.ProcessEnv): Promise<RunningServ
 }
 
 /**
+ * Whether a command needs a key: `required` (put, get, cat, rewrap: with no key given, the embedded server gets the
+ * automatic pair, created on first use, and any other target is refused with exit 2); `optional` (ls, mb, rm, head,
+ * uploads: the keys given are loaded and checked, but with none given no key is created or read).
+ */
+export type KeyNeed = 'required' | 'optional';
+
+/** Options of {@link openSession} beyond the command line. */
+export interface SessionOptions {
+  /** Whether the command needs a key (default `required`). */
+  readonly keys?: KeyNeed;
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Connects to the configured target and builds the encryption client with the configured keys.
  *
  * @param values - parsed command-line options
  * @param io - environment and streams (a note goes to stderr when a default key pair is created)
  * @param bucket - the default bucket
- * @throws UsageError / CseError for bad options, missing credentials, unusable keys, a server that cannot start
+ * @param options - whether the command needs a key
+ * @throws UsageError / CseError for bad options, missing credentials, unusable keys, a server that cannot start;
+ *   UsageError (exit 2) when a command that needs a key has none for a target other than the embedded server
  */
-export async function openSession(flags: OnlineValues, io: CliIo, bucket: string | undefined): Promise<Session> {
+export async function openSession(flags: OnlineValues, io: CliIo, bucket: string | undefined, options: SessionOptions = {}): Promise<Session> {
   const env = io.env;
   const values = withConfig(flags, env);
   const endpoint = nonEmpty(values.endpoint) ?? nonEmpty(env[TargetEnv.ENDPOINT]);
@@ -104,6 +129,17 @@ export async function openSession(flags: OnlineValues, io: CliIo, bucket: string
     kmsKeyIds: values['kms-key-id'] ?? [],
     kms: values,
   };
+  const need = options.keys ?? 'required';
+  const plan = await planCliKeys(keyOptions, env);
+  const embedded = endpoint === undefined && region === undefined;
+  // No key given (the plan falls back to the automatic pair): a command that needs none uses none, and the automatic
+  // pair is created (or used) only for the embedded server (SECURITY.md "Where keys come from").
+  const keyless = plan.defaultPair !== undefined && need === 'optional';
+  if (plan.defaultPair !== undefined && need === 'required' && !embedded) {
+    throw new UsageError(noKeyForRemoteMessage(endpoint ?? `region ${region ?? ''}`, plan.defaultPair, await fileExists(plan.defaultPair)));
+  }
+  const loadKeys = async (kmsDefaults: KmsDefaults): Promise<CliKeys> =>
+    keyless ? NO_KEYS : loadCliKeys(keyOptions, io, values.quiet === true, { kmsDefaults, plan, createDefault: embedded });
   const clientOptionsOf = (keys: CliKeys) => ({
     masterKey: keys.masterKey,
     decryptionKeys: keys.decryptionKeys,
@@ -111,7 +147,7 @@ export async function openSession(flags: OnlineValues, io: CliIo, bucket: string
     allowLegacy: values['allow-legacy'] === true,
     requireEncrypted: values['require-encrypted'] === true,
   });
-  if (endpoint === undefined && region === undefined) {
+  if (embedded) {
     const server = await startEmbedded(env);
     try {
       // The embedded server answers KMS on the same port, with the same credentials (server/src/kms/KMS.md).
@@ -121,7 +157,7 @@ export async function openSession(flags: OnlineValues, io: CliIo, bucket: string
         credentials: { accessKeyId: server.credentials.accessKeyId, accessKeySecret: server.credentials.accessKeySecret },
         credentialSource: 'the embedded server',
       };
-      const keys = await loadCliKeys(keyOptions, io, values.quiet === true, { kmsDefaults });
+      const keys = await loadKeys(kmsDefaults);
       const oss = createOssClient({
         endpoint: server.endpoint,
         region: EMBEDDED_REGION,
@@ -152,7 +188,7 @@ export async function openSession(flags: OnlineValues, io: CliIo, bucket: string
     credentials: stsToken === undefined ? { accessKeyId, accessKeySecret } : { accessKeyId, accessKeySecret, securityToken: stsToken },
     credentialSource: credentials.source,
   };
-  const keys = await loadCliKeys(keyOptions, io, values.quiet === true, { kmsDefaults });
+  const keys = await loadKeys(kmsDefaults);
   const oss = createOssClient({
     endpoint,
     region,
@@ -177,6 +213,7 @@ export async function openSession(flags: OnlineValues, io: CliIo, bucket: string
 
 /**
  * Runs `fn` with a session and always releases it.
+ * @param options - whether the command needs a key (default `required`)
  * @throws whatever `openSession` or `fn` throws
  */
 export async function withSession<T>(
@@ -184,8 +221,9 @@ export async function withSession<T>(
   io: CliIo,
   bucket: string | undefined,
   fn: (session: Session) => Promise<T>,
+  options: SessionOptions = {},
 ): Promise<T> {
-  const session = await openSession(values, io, bucket);
+  const session = await openSession(values, io, bucket, options);
   try {
     return await fn(session);
   } finally {

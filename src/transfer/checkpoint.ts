@@ -76,6 +76,19 @@ export interface UploadCheckpoint {
   readonly parts: readonly CheckpointPart[];
   /** When the record was last written (ISO 8601). */
   readonly updatedAt: string;
+  /**
+   * The master key that wrapped the envelope (public facts only), so that a resume that cannot unwrap it can say
+   * which private key it needs. Absent in records of earlier versions.
+   */
+  readonly wrappedBy?: CheckpointKeyInfo | undefined;
+}
+
+/** Which master key wrapped an upload's envelope: public facts only (never key material). */
+export interface CheckpointKeyInfo {
+  /** The key's display name (`rsa-2048:<fingerprint prefix>`, `kms:<key id>`). */
+  readonly name: string;
+  /** RSA: SHA-256 of the public key (SPKI DER), hex, as `oss-cse keys list` shows it. */
+  readonly fingerprint?: string | undefined;
 }
 
 /** A finished range of a download. */
@@ -386,7 +399,17 @@ export function parseUploadCheckpoint(value: unknown, where = 'record'): UploadC
       where,
     ),
     updatedAt: str(o, 'updatedAt', where, true),
+    ...(o.wrappedBy === undefined ? {} : { wrappedBy: keyInfo(o.wrappedBy, where) }),
   };
+}
+
+function keyInfo(value: unknown, where: string): CheckpointKeyInfo {
+  const o = record(value, where, 'field wrappedBy');
+  const name = str(o, 'name', where);
+  if (o.fingerprint === undefined) return { name };
+  const fingerprint = str(o, 'fingerprint', where);
+  if (!/^[0-9a-f]{64}$/.test(fingerprint)) throw refuse(where, 'field fingerprint is not a SHA-256 in hex');
+  return { name, fingerprint };
 }
 
 /**

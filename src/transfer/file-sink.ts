@@ -1,17 +1,18 @@
 /**
  * Downloads to a file: written to a temporary sibling and renamed over the target only after the whole stream (and
- * every integrity check that runs at its end) succeeded, so a failed download never leaves a file at the target.
+ * every integrity check that runs at its end) succeeded, so a failed download never leaves a file at the target; the
+ * temporary file is 0600 while it holds unverified plaintext, and ones left by killed runs are removed first
+ * (`temp-file.ts`).
  *
  * @packageDocumentation
  */
 
-import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CseError, ErrorCode } from '../errors.js';
+import { releaseTempMode, removeStaleTempFiles, TEMP_FILE_MODE, tempSiblingPath } from './temp-file.js';
 
 /**
  * Writes `source` to `target` atomically (temp file in the same directory, fsync, rename).
@@ -20,7 +21,9 @@ import { CseError, ErrorCode } from '../errors.js';
  * @throws CseError ERR_CSE_IO on file-system errors; rethrows `source`'s own CseErrors (integrity, transfer, abort)
  */
 export async function writeFileAtomically(target: string, source: AsyncIterable<Uint8Array>): Promise<number> {
-  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.part`);
+  // Plaintext of earlier runs killed before their checks passed (SECURITY.md "Temporary download files").
+  await removeStaleTempFiles(target);
+  const temp = tempSiblingPath(target, '.part');
   let written = 0;
   try {
     const counted = Readable.from(
@@ -32,13 +35,15 @@ export async function writeFileAtomically(target: string, source: AsyncIterable<
       })(),
       { objectMode: false },
     );
-    await pipeline(counted, createWriteStream(temp, { flags: 'wx', mode: 0o644 }));
+    // 0600 while it holds unverified plaintext; the usual mode once every check passed.
+    await pipeline(counted, createWriteStream(temp, { flags: 'wx', mode: TEMP_FILE_MODE }));
     const handle = await open(temp, 'r');
     try {
       await handle.sync();
     } finally {
       await handle.close();
     }
+    await releaseTempMode(temp);
     await rename(temp, target);
     return written;
   } catch (e) {

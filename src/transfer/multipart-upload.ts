@@ -40,6 +40,7 @@ import {
   CHECKPOINT_VERSION,
   ThrottledSaver,
   checkUploadCheckpointFor,
+  type CheckpointKeyInfo,
   type CheckpointStore,
   type UploadCheckpoint,
 } from './checkpoint.js';
@@ -61,6 +62,7 @@ import {
 } from './multipart.js';
 import { checkParallel, retryPolicy, withRetries, type RetryPolicy } from './retry.js';
 import type { ObjectLocation, StoreResponse } from './store.js';
+import { inspectGoneUpload } from './upload-gone.js';
 import { writeEncrypted } from './write.js';
 
 /** Parts uploaded at once by default. */
@@ -158,6 +160,16 @@ export interface MultipartUploadResult {
   readonly partsSent: number;
   /** True when an earlier upload was continued. */
   readonly resumed: boolean;
+  /**
+   * True when the checkpoint's upload was gone from OSS because an earlier run had completed it (its end lost): the
+   * object holds the checkpoint's envelope and the source's size, and nothing was sent (`upload-gone.ts`).
+   */
+  readonly alreadyComplete?: boolean;
+  /**
+   * The upload id of a checkpoint whose upload was gone (aborted or expired) while the object did not exist: this
+   * call started a new upload from the start instead (`upload-gone.ts`).
+   */
+  readonly restartedFrom?: string;
 }
 
 /** One part's failure. */
@@ -428,6 +440,8 @@ export async function multipartUpload(
   let context: MultipartContext | undefined;
   let done = new Map<number, UploadedPart>();
   let listing: PartListing | undefined;
+  let restartedFrom: string | undefined;
+  let wrappedBy: CheckpointKeyInfo | undefined;
   const checkpointStore = options.checkpoint;
   if (checkpointStore !== undefined && file !== undefined) {
     const saved = await checkpointStore.load();
@@ -447,14 +461,36 @@ export async function multipartUpload(
           location,
         );
         done = new Map(saved.parts.map((p) => [p.partNumber, p]));
+        wrappedBy = saved.wrappedBy;
         try {
           listing = await listAllParts(store, location, saved.uploadId, call);
         } catch (e) {
           if (!(e instanceof TransferError && e.ossCode === 'NoSuchUpload')) throw e;
-          // The recorded upload is gone (completed by a run whose end was lost, aborted, or expired): start over.
+          // The recorded upload is gone (completed by a run whose end was lost, aborted, or expired): the object says
+          // which, before anything is sent again (upload-gone.ts).
+          const gone = await inspectGoneUpload(store, location, saved, file.size, checkpointStore.description, call);
+          await checkpointStore.remove();
+          if (gone.kind === 'complete') {
+            await options.progress?.(1, { bytes: dataSize, totalBytes: dataSize, part: undefined, uploadId: saved.uploadId });
+            return {
+              method: 'multipart',
+              uploadId: saved.uploadId,
+              response: gone.response,
+              etag: gone.etag,
+              envelope: parseEnvelope(saved.envelope, { object: location.key }),
+              size: dataSize,
+              crc64: gone.crc64 ?? '',
+              partSize: saved.partSize,
+              partCount: partCount(saved.dataSize, saved.partSize),
+              partsSent: 0,
+              resumed: true,
+              alreadyComplete: true,
+            };
+          }
+          restartedFrom = saved.uploadId;
           context = undefined;
           done = new Map();
-          await checkpointStore.remove();
+          wrappedBy = undefined;
         }
       } else {
         // The file changed since: its uploaded parts are of other bytes. Start over, discarding the old upload.
@@ -486,7 +522,8 @@ export async function multipartUpload(
   }
 
   if (context === undefined && partCount(dataSize, partSize) === 1) {
-    return singlePut(store, location, source, dataSize, options);
+    const put = await singlePut(store, location, source, dataSize, options);
+    return restartedFrom === undefined ? put : { ...put, restartedFrom };
   }
 
   const resumed = context !== undefined;
@@ -504,6 +541,7 @@ export async function multipartUpload(
       timeout: options.timeout,
     });
     context = initiated.context;
+    wrappedBy = keyInfoOf(options.masterKey);
   }
   const ctx = context;
   const count = partCount(ctx.dataSize, ctx.partSize);
@@ -520,6 +558,7 @@ export async function multipartUpload(
     dataSize: ctx.dataSize,
     parts: [...done.values()].sort((a, b) => a.partNumber - b.partNumber),
     updatedAt: new Date().toISOString(),
+    ...(wrappedBy === undefined ? {} : { wrappedBy }),
   });
   // From here on the upload exists on OSS: every failure either leaves it resumable (a record to resume from, or an
   // upload id the caller named) or aborts it, so that no unfinished upload is left behind unnoticed.
@@ -604,6 +643,7 @@ export async function multipartUpload(
       partCount: count,
       partsSent: run.sent,
       resumed,
+      ...(restartedFrom === undefined ? {} : { restartedFrom }),
     };
   } catch (e) {
     // After Complete the object exists and the upload is gone: nothing to keep or abort.
@@ -730,6 +770,12 @@ async function endFailedUpload(
     return e;
   }
   return new CseError(ErrorCode.MULTIPART, `${describe(location)}: ${String(e)}; ${suffix}`, { object: location.key, cause: e });
+}
+
+/** The public facts of the key that wraps a new upload's envelope, for its checkpoint. */
+function keyInfoOf(key: MasterKey): CheckpointKeyInfo {
+  const fingerprint = (key as MasterKey & { readonly fingerprint?: unknown }).fingerprint;
+  return typeof fingerprint === 'string' && /^[0-9a-f]{64}$/.test(fingerprint) ? { name: key.name, fingerprint } : { name: key.name };
 }
 
 async function openFile(path: string): Promise<FileHandle> {

@@ -17,10 +17,10 @@
  * @packageDocumentation
  */
 
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { CseError, ErrorCode, TransferError } from '../errors.js';
 import { detectEnvelopeVersion, isMd5Base64 } from '../format/envelope.js';
 import { OssHeader, V1Header, V2Header } from '../format/headers.js';
@@ -44,6 +44,7 @@ import { Crc64, parseCrc64Header } from './crc64.js';
 import { Crc64Joiner } from './crc64-join.js';
 import type { TransferHooks } from './multipart.js';
 import { checkParallel, retryPolicy, withRetries } from './retry.js';
+import { releaseTempMode, removeStaleTempFiles, TEMP_FILE_MODE, tempSiblingPath, type TempSuffix } from './temp-file.js';
 import type { ObjectLocation, ObjectStore, ResponseHeaders, StoreResponse } from './store.js';
 
 /** Range size by default: 8 MiB. */
@@ -58,8 +59,8 @@ export const DEFAULT_DOWNLOAD_PARALLEL = 4;
  */
 export const MAX_DOWNLOAD_RANGES = 10_000;
 
-/** Suffix of the temporary file next to the target. */
-const TEMP_SUFFIX = '.oss-cse-download';
+/** Suffix of the temporary file next to the target (`temp-file.ts`). */
+const TEMP_SUFFIX = '.oss-cse-download' satisfies TempSuffix;
 
 /** What a download progress callback learns. */
 export interface DownloadProgressInfo {
@@ -288,10 +289,15 @@ export async function resumableDownload(
       }
     }
     const count = size === 0 ? 0 : Math.ceil(size / partSize);
-    const temp = tempPath ?? join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+    // Plaintext of earlier runs killed before their checks passed, except the file this run continues
+    // (SECURITY.md "Temporary download files").
+    await removeStaleTempFiles(target, tempPath === undefined ? [] : [basename(tempPath)]);
+    const temp = tempPath ?? tempSiblingPath(target, TEMP_SUFFIX);
     let handle: FileHandle;
     try {
-      handle = await open(temp, resumed ? 'r+' : 'wx', 0o644);
+      // 0600 while it holds unverified plaintext (also a file an earlier version left 0644, when resumed).
+      handle = await open(temp, resumed ? 'r+' : 'wx', TEMP_FILE_MODE);
+      if (resumed) await handle.chmod(TEMP_FILE_MODE);
       if (!resumed) await handle.truncate(size);
     } catch (e) {
       throw new CseError(ErrorCode.IO, `cannot create ${temp}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
@@ -385,6 +391,7 @@ export async function resumableDownload(
       if (envelope !== undefined) await checkDeclared(envelope, size, temp, location);
       await handle.sync();
       await handle.close().catch(() => undefined);
+      await releaseTempMode(temp);
       await rename(temp, target);
       await checkpointStore?.remove();
       await options.progress?.(1, { bytes: size, totalBytes: size, part: undefined });

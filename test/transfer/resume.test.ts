@@ -384,7 +384,7 @@ test('a stream resumes an upload by id: parts OSS has are verified as the stream
   assert.ok((await h.client.get(key)).content.equals(data));
 });
 
-test('a checkpoint whose upload no longer exists starts a new upload', async () => {
+test('a checkpoint whose upload no longer exists, with no object at the key, starts a new upload and names the lost one', async () => {
   const key = 'resume/gone';
   const checkpoint = join(h.dir, 'gone.json');
   await assert.rejects(
@@ -402,6 +402,8 @@ test('a checkpoint whose upload no longer exists starts a new upload', async () 
   const r = await h.client.multipartUpload(key, source, { partSize: KIB100, checkpoint });
   assert.equal(r.resumed, false);
   assert.notEqual(r.uploadId, old.uploadId);
+  assert.equal(r.restartedFrom, old.uploadId, 'the lost upload is named, not silently replaced');
+  assert.equal(r.alreadyComplete, false);
   assert.ok((await h.client.get(key)).content.equals(data));
   await assert.rejects(
     h.client.multipartUpload(key, source, { partSize: KIB100, uploadId: old.uploadId }),

@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command, CliIo } from '../command.js';
-import { writeFileAtomic } from '../files.js';
+import { removeStaleTempFiles, writeFileAtomic } from '../files.js';
 import { UsageError } from '../command.js';
 import { withBucketCheck } from '../not-found.js';
 import { counted, progressBar } from '../progress.js';
@@ -70,9 +70,11 @@ const help = `Usage: oss-cse get oss://BUCKET/KEY LOCAL [--range A-B] [--range-b
 Downloads an object and decrypts it on this machine. Objects written by any official OSS SDK with
 client-side encryption (Go, Java, Python oss2, C++) are read, as are unencrypted objects (returned as
 stored; --require-encrypted refuses them). LOCAL may be a directory (the key's last segment is used as the
-file name) or - for standard output. The file is written to a temporary name and renamed only after every
-check passed (length, CRC-64 of the whole object, the writer's declared MD5 and length): a failed download
-leaves nothing at LOCAL.
+file name) or - for standard output. The file is written to a temporary name (.NAME.<hex>.tmp beside it,
+mode 0600) and renamed only after every check passed (length, CRC-64 of the whole object, the writer's
+declared MD5 and length): a failed download leaves nothing at LOCAL. Temporary files of earlier runs to the
+same LOCAL that were killed before they finished are removed (not those of a run still going, nor the one a
+checkpoint continues).
 
 An object of 32 MiB or more (or any object with one of the transfer flags, to a file and without --range)
 is fetched as parallel ranged GETs pinned to the object's ETag (an object replaced meanwhile fails the
@@ -168,6 +170,9 @@ export const get: Command = {
         }
         return 0;
       }
+      // Plaintext that earlier runs killed before their checks passed left beside LOCAL (the parallel path does the
+      // same in the library, keeping the file a checkpoint continues): SECURITY.md "Temporary download files".
+      if (local !== '-') await removeStaleTempFiles(local);
       const result = await client.getStream(source.key, { headers, signal });
       const progress = progressBar(io, `get ${source.key}`, result.size, !quiet);
       // The bytes actually written: `result.size` is only what the answer declared (unknown without Content-Length).

@@ -68,6 +68,6 @@ export const head: Command = {
       const width = Math.max(...rows.map(([k]) => k.length));
       for (const [k, v] of rows) io.stdout.write(`${k.padEnd(width)}  ${v}\n`);
       return 0;
-    });
+    }, { keys: 'optional' });
   },
 };

@@ -22,8 +22,9 @@ import { put } from './put.js';
 import { rb } from './rb.js';
 import { rewrap } from './rewrap.js';
 import { rm } from './rm.js';
+import { uploads } from './uploads.js';
 import { serve } from './serve.js';
 import { sync } from './sync.js';
 
 /** Every command, in the order `oss-cse --help` lists them. */
-export const commands: readonly Command[] = [put, get, cp, sync, cat, head, ls, rm, mb, rb, rewrap, keys, keygen, config, encrypt, decrypt, inspect, serve, demo];
+export const commands: readonly Command[] = [put, get, cp, sync, cat, head, ls, rm, mb, rb, uploads, rewrap, keys, keygen, config, encrypt, decrypt, inspect, serve, demo];

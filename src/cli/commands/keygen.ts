@@ -58,6 +58,9 @@ export const keygen: Command = {
     const { privateKeyPem, publicKeyPem } = await generateRsaKeyPair(bits);
     await writeFileAtomic(privatePath, privateKeyPem, 0o600);
     await writeFileAtomic(publicPath, publicKeyPem, 0o644);
+    // On stderr, whatever the output format: every key created is announced with where it is and that it needs a
+    // backup (SECURITY.md "Where keys come from").
+    io.stderr.write(`oss-cse: created a new RSA key pair in ${values.out} (private.pem decrypts your objects: back it up; without it they cannot be read)\n`);
     if (values.json) {
       io.stdout.write(JSON.stringify({ privateKey: privatePath, publicKey: publicPath, bits }) + '\n');
     } else {

@@ -54,8 +54,10 @@ function isEmbedded(values: OnlineValues, env: NodeJS.ProcessEnv): boolean {
 }
 
 async function createKms(values: OnlineValues & { readonly description?: string | undefined }, io: CliIo): Promise<number> {
-  const print = (keyId: string, where: string): number => {
+  const print = (keyId: string, where: string, material: string): number => {
     io.stdout.write(values.json ? JSON.stringify({ keyId, kms: where }) + '\n' : `${keyId}\n`);
+    // Every key created is announced on stderr, whatever the output format (SECURITY.md "Where keys come from").
+    io.stderr.write(`oss-cse: created KMS key ${keyId} in ${where}; ${material}\n`);
     return 0;
   };
   if (isEmbedded(values, io.env) && nonEmpty(values['kms-endpoint']) === undefined) {
@@ -67,14 +69,22 @@ async function createKms(values: OnlineValues & { readonly description?: string 
         endpoint: server.endpoint,
         credentials: { accessKeyId: server.credentials.accessKeyId, accessKeySecret: server.credentials.accessKeySecret },
       });
-      return print(await createKmsKey(settings, values.description), 'the embedded server');
+      return print(
+        await createKmsKey(settings, values.description),
+        'the embedded server',
+        `its material is stored in ${server.dataDir ?? 'memory'}: back that directory up; without it the objects encrypted to this key cannot be read`,
+      );
     } finally {
       await server.close();
     }
   }
   const region = (nonEmpty(values.region) ?? nonEmpty(io.env[TargetEnv.REGION]))?.replace(/^oss-/, '');
   const settings = resolveKmsSettings(values, io.env, { region });
-  return print(await createKmsKey(settings, values.description), settings.endpoint ?? `kms.${settings.region ?? '?'}.aliyuncs.com`);
+  return print(
+    await createKmsKey(settings, values.description),
+    settings.endpoint ?? `kms.${settings.region ?? '?'}.aliyuncs.com`,
+    'its material stays in KMS: never schedule its deletion while objects encrypted to it are kept',
+  );
 }
 
 function text(l: KeyListing): string {
@@ -121,6 +131,12 @@ export const keys: Command = {
       ? { region: 'cn-hangzhou', endpoint: 'the embedded server', credentialSource: 'the embedded server' }
       : { region: (nonEmpty(values.region) ?? nonEmpty(io.env[TargetEnv.REGION]))?.replace(/^oss-/, '') };
     const settings = resolveKmsSettings(values, io.env, defaults);
+    if (plan.defaultPair !== undefined && !embedded) {
+      // The automatic pair serves the embedded server only (SECURITY.md "Where keys come from").
+      if (values.json) io.stdout.write(JSON.stringify({ source: null, keys: [], defaultPair: null }) + '\n');
+      else io.stdout.write('no keys configured for this target; give --public-key, --private-key, --kms-key-id or --keys (the automatic key pair is only for the embedded server)\n');
+      return 0;
+    }
     if (plan.defaultPair !== undefined && !(await exists(plan.defaultPair))) {
       if (values.json) io.stdout.write(JSON.stringify({ source: null, keys: [], defaultPair: plan.defaultPair }) + '\n');
       else io.stdout.write(`no keys configured; the first command that needs one creates a key pair at ${plan.defaultPair}\n`);

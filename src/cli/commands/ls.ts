@@ -53,7 +53,7 @@ export const ls: Command = {
           for (const b of buckets) io.stdout.write(`${(b.creationDate ?? '').padEnd(24)} ${(b.region ?? '').padEnd(20)} oss://${b.name}\n`);
         }
         return 0;
-      });
+      }, { keys: 'optional' });
     }
     const where = parseOssUrl(positionals[0] ?? '', 'the location');
     return withSession(values, io, where.bucket, async ({ client }) => {
@@ -95,6 +95,6 @@ export const ls: Command = {
       } while (token !== undefined);
       if (values.json) io.stdout.write(JSON.stringify({ bucket: where.bucket, prefix: where.key, prefixes, objects }) + '\n');
       return 0;
-    });
+    }, { keys: 'optional' });
   },
 };

@@ -31,6 +31,6 @@ export const mb: Command = {
       if (values.json) io.stdout.write(JSON.stringify({ bucket: where.bucket }) + '\n');
       else if (!values.quiet) io.stdout.write(`created bucket oss://${where.bucket} on ${target}\n`);
       return 0;
-    });
+    }, { keys: 'optional' });
   },
 };

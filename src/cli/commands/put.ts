@@ -22,6 +22,7 @@ import {
   transferSettings,
 } from '../transfer-options.js';
 import { interruptible } from '../interrupt.js';
+import { explainResumeFailure, prepareUploadCheckpoint, publicKeyNote, publicOnlyKey } from '../upload-resume.js';
 
 const help = `Usage: oss-cse put LOCAL oss://BUCKET/KEY [--meta NAME=VALUE ...] [--content-type TYPE] [options]
 
@@ -34,10 +35,20 @@ A file of 32 MiB or more (or any file with one of the transfer flags) is sent as
 upload: parts encrypted at their own counter, several in flight, failed parts retried; with --checkpoint or
 --resume an interrupted upload continues where it stopped.
 
+Resuming unwraps the upload's data key again (the checkpoint holds only the wrapped envelope): with only a
+--public-key, put says at the start that resuming will need the private key of that pair (by fingerprint),
+and a resume without it says what to give, or to use --restart. A recorded upload gone from OSS is checked
+against the object: holding this upload's envelope and LOCAL's size, it is reported complete (exit 0,
+nothing sent); absent, the upload starts again from the start (said on stderr); holding anything else, put
+fails (ERR_CSE_MULTIPART) and sends nothing: --restart replaces it. \`oss-cse uploads\` lists and aborts
+unfinished uploads.
+
 Options:
   --meta NAME=VALUE        user metadata (x-oss-meta-NAME), repeatable
   --content-type TYPE      Content-Type (default: from LOCAL's extension)
 ${transferHelp('upload')}
+  --restart                with --checkpoint/--resume: abort the upload the checkpoint records (on OSS),
+                           delete the checkpoint and upload from the start
 
 ${ONLINE_HELP}
 `;
@@ -49,7 +60,13 @@ export const put: Command = {
   async run(args, io) {
     const { values, positionals } = parseArgs({
       args: [...args],
-      options: { ...ONLINE_OPTIONS, ...TRANSFER_OPTIONS, meta: { type: 'string', multiple: true }, 'content-type': { type: 'string' } },
+      options: {
+        ...ONLINE_OPTIONS,
+        ...TRANSFER_OPTIONS,
+        meta: { type: 'string', multiple: true },
+        'content-type': { type: 'string' },
+        restart: { type: 'boolean', default: false },
+      },
       strict: true,
       allowPositionals: true,
     });
@@ -81,6 +98,9 @@ export const put: Command = {
     if (local === '-' && transfer.explicit) {
       throw new UsageError('--part-size, --parallel, --checkpoint and --resume need a LOCAL file, not standard input');
     }
+    if (values.restart && transfer.checkpoint === undefined && !transfer.resume) {
+      throw new UsageError('--restart goes with --checkpoint FILE or --resume (it discards the upload they record)');
+    }
     const quiet = values.quiet || values.json;
     const mime = values['content-type'] ?? (local !== '-' && extname(local) !== '' ? extname(local) : undefined);
     const { withSession } = await import('../target.js');
@@ -89,8 +109,12 @@ export const put: Command = {
     const { signal } = interrupt;
     if (size !== undefined && (transfer.explicit || size >= PARALLEL_THRESHOLD)) {
       const fileSize = size;
-      return interrupt.run(withSession(values, io, target.bucket, async ({ client }) => {
+      return interrupt.run(withSession(values, io, target.bucket, async ({ client, keys }) => {
         const checkpoint = checkpointFile(io, transfer, 'upload', target.bucket, key, local);
+        const url = `oss://${target.bucket}/${key}`;
+        const publicOnly = publicOnlyKey(keys);
+        const resume = checkpoint === undefined ? undefined : await prepareUploadCheckpoint(io, client, { bucket: target.bucket, key }, checkpoint, values.restart);
+        if (checkpoint !== undefined && publicOnly !== undefined) publicKeyNote(io, publicOnly);
         const progress = progressBar(io, `put ${key}`, fileSize, !quiet);
         const advance = increments((bytes) => {
           progress.add(bytes);
@@ -108,10 +132,18 @@ export const put: Command = {
               advance(info.bytes);
             },
           });
+        } catch (e) {
+          throw resume === undefined ? e : explainResumeFailure(e, resume, publicOnly, url);
         } finally {
           progress.end();
         }
-        const url = `oss://${target.bucket}/${key}`;
+        if (result.restartedFrom !== undefined) {
+          // Not silent: the recorded upload was lost (aborted or expired) and nothing was at the key to overwrite.
+          io.stderr.write(
+            `oss-cse: upload ${result.restartedFrom} recorded in ${checkpoint ?? '?'} no longer existed on OSS (aborted or expired) and ` +
+              `${url} did not exist: uploaded again from the start\n`,
+          );
+        }
         if (values.json) {
           io.stdout.write(
             JSON.stringify({
@@ -128,8 +160,12 @@ export const put: Command = {
               parts: result.partCount,
               partsSent: result.partsSent,
               resumed: result.resumed,
+              alreadyComplete: result.alreadyComplete,
+              restartedFrom: result.restartedFrom ?? null,
             }) + '\n',
           );
+        } else if (!values.quiet && result.alreadyComplete) {
+          io.stdout.write(`${url} is already complete: upload ${result.uploadId ?? '?'} was finished by an earlier run; nothing sent\n`);
         } else if (!values.quiet) {
           const how =
             result.method === 'put'

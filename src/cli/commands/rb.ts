@@ -32,6 +32,6 @@ export const rb: Command = {
       if (values.json) io.stdout.write(JSON.stringify({ bucket: where.bucket, deleted: true }) + '\n');
       else if (!values.quiet) io.stdout.write(`deleted bucket oss://${where.bucket} on ${target}\n`);
       return 0;
-    });
+    }, { keys: 'optional' });
   },
 };

@@ -76,6 +76,6 @@ export const rm: Command = {
       }
       if (values.json) io.stdout.write(JSON.stringify({ deleted }) + '\n');
       return 0;
-    });
+    }, { keys: 'optional' });
   },
 };
