@@ -177,6 +177,9 @@ export type {
 } from './keys/kms-client.js';
 export { CachingMasterKey, MAX_CACHE_ENTRIES } from './keys/caching-master-key.js';
 export type { CachingMasterKeyOptions } from './keys/caching-master-key.js';
+export { DataKeyCachingMasterKey, MAX_OBJECTS_PER_DATA_KEY } from './keys/data-key-cache.js';
+export type { DataKeyCacheOptions } from './keys/data-key-cache.js';
+export type { SealHint, SealedMaterial } from './keys/master-key.js';
 export { KeyRing, kindOfScheme } from './keys/key-ring.js';
 export type { KeyRingOptions, KeySelectionPolicy, UnwrapResult } from './keys/key-ring.js';
 

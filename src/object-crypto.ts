@@ -12,7 +12,7 @@ import { randomContentMaterial, zeroMaterial } from './cipher/material.js';
 import { CseError, ErrorCode } from './errors.js';
 import { buildV2Envelope, encodeEnvelope, isMd5Base64, parseEnvelope, type HeaderInput } from './format/envelope.js';
 import { V1Header, V2Header } from './format/headers.js';
-import type { ContentMaterial, Envelope } from './format/types.js';
+import type { ContentMaterial, Envelope, WrappedMaterial } from './format/types.js';
 import { KeyRing, type KeySelectionPolicy } from './keys/key-ring.js';
 import type { MasterKey } from './keys/master-key.js';
 
@@ -33,6 +33,11 @@ export interface SealOptions {
    * reusing material across objects breaks CTR's confidentiality.
    */
   readonly contentMaterial?: ContentMaterial;
+  /**
+   * The plaintext length when known before writing (not stored): lets a key that reuses data keys
+   * (`DataKeyCachingMasterKey`) bound the bytes encrypted under one key. Unknown: such keys use fresh material.
+   */
+  readonly plaintextLength?: number | undefined;
 }
 
 /** A sealed envelope: what to store as metadata, and the plaintext material to encrypt with (zero it after use). */
@@ -55,10 +60,18 @@ export async function sealEnvelope(options: SealOptions): Promise<SealedEnvelope
   checkOptionalSize(options.unencryptedContentLength, 'unencryptedContentLength');
   checkOptionalSize(options.dataSize, 'dataSize');
   checkOptionalSize(options.partSize, 'partSize');
-  const material = options.contentMaterial
-    ? { key: Uint8Array.from(options.contentMaterial.key), iv: Uint8Array.from(options.contentMaterial.iv) }
-    : randomContentMaterial();
-  const wrapped = await options.masterKey.wrap(material);
+  checkOptionalSize(options.plaintextLength, 'plaintextLength');
+  let material: ContentMaterial;
+  let wrapped: WrappedMaterial;
+  if (options.contentMaterial) {
+    material = { key: Uint8Array.from(options.contentMaterial.key), iv: Uint8Array.from(options.contentMaterial.iv) };
+    wrapped = await options.masterKey.wrap(material);
+  } else if (typeof options.masterKey.sealMaterial === 'function') {
+    ({ material, wrapped } = await options.masterKey.sealMaterial({ plaintextLength: options.plaintextLength }));
+  } else {
+    material = randomContentMaterial();
+    wrapped = await options.masterKey.wrap(material);
+  }
   const envelope = buildV2Envelope(wrapped, {
     matdesc: options.masterKey.description,
     ...(options.unencryptedContentMd5 === undefined ? {} : { unencryptedContentMd5: options.unencryptedContentMd5 }),
@@ -161,7 +174,9 @@ export async function encryptObject(
   options: SealOptions,
 ): Promise<EncryptedObject<Buffer | AsyncGenerator<Buffer, void, undefined>>> {
   checkBody(plaintext, 'plaintext');
-  const { headers, material } = await sealEnvelope(options);
+  const { headers, material } = await sealEnvelope(
+    plaintext instanceof Uint8Array && options.plaintextLength === undefined ? { ...options, plaintextLength: plaintext.length } : options,
+  );
   if (plaintext instanceof Uint8Array) {
     try {
       return { headers, body: ctrXor(material.key, material.iv, plaintext) };

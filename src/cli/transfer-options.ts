@@ -9,8 +9,51 @@ import type { CliIo } from './command.js';
 import { UsageError } from './command.js';
 import { defaultCheckpointDir, defaultCheckpointPath } from '../transfer/checkpoint.js';
 
-/** Files at least this large go through the parallel, resumable path even without any of the flags. */
-export const PARALLEL_THRESHOLD = 32 * 1024 * 1024;
+/**
+ * Files at least this large are uploaded as a parallel, resumable multipart upload without any of the flags; smaller
+ * ones in one PutObject. Measured with `bench/transfer-choice.ts` (EncryptionClient, embedded server in its own
+ * process, 2 cores, parallel 4, 10 MiB parts, load 13–18): multipart ÷ one PUT = 1.79 at 32 MiB, 1.90 at 128 MiB,
+ * 1.83 at 512 MiB, 0.94 [0.61–1.18] at 1 GiB (load 13–26): below 1 GiB the multipart path is never faster on this
+ * machine class (the client's one JS thread is the limit, not the connection); from 1 GiB it is level or ahead, can
+ * resume, and OSS refuses a single PUT over 5 GiB anyway. On a network with real latency parallel parts pay
+ * earlier: force them with the flags.
+ * bench/PERFORMANCE.md ("CLI thresholds") has the figures.
+ */
+export const MULTIPART_UPLOAD_THRESHOLD = 1024 ** 3;
+
+/**
+ * Objects at least this large are downloaded as parallel ranged GETs without any of the flags; smaller ones with one
+ * GET. Same measurement: parallel download ÷ one GET = 0.61 at 32 MiB, 1.21 at 128 MiB, 0.91 at 512 MiB, 1.35 at
+ * 1 GiB (load 13–26) — no measured size where it is reliably faster here (decryption and CRC on one JS thread are
+ * the limit, and ranges add requests). From 4 GiB the resumable path is kept for what it is for: a broken connection
+ * then costs one range, not minutes of transfer.
+ */
+export const PARALLEL_DOWNLOAD_THRESHOLD = 4 * 1024 ** 3;
+
+/**
+ * The smaller of the two thresholds above (the one threshold earlier versions had, then 32 MiB; kept for callers
+ * that imported it).
+ */
+export const PARALLEL_THRESHOLD = Math.min(MULTIPART_UPLOAD_THRESHOLD, PARALLEL_DOWNLOAD_THRESHOLD);
+
+/**
+ * Whether a transfer should take the parallel path (multipart upload / parallel ranged download): the one place the
+ * CLI's commands (put, get, and anything built on them such as cp/sync) decide it.
+ *
+ * @param direction - `upload` or `download`
+ * @param size - the file's or object's size in bytes (`undefined` when unknown: standard input, no Content-Length)
+ * @param settings - the transfer flags; any of them given forces the parallel path
+ * @returns true for the parallel path
+ */
+export function useParallelTransfer(
+  direction: 'upload' | 'download',
+  size: number | undefined,
+  settings: { readonly explicit: boolean },
+): boolean {
+  if (settings.explicit) return true;
+  if (size === undefined) return false;
+  return size >= (direction === 'upload' ? MULTIPART_UPLOAD_THRESHOLD : PARALLEL_DOWNLOAD_THRESHOLD);
+}
 
 /** The flags, for `parseArgs`. */
 export const TRANSFER_OPTIONS = {

@@ -524,10 +524,36 @@ export class KmsMasterKey implements MasterKey {
     if (!(material.iv instanceof Uint8Array) || material.iv.length !== IV_SIZE) {
       throw new CseError(ErrorCode.INVALID_ARGUMENT, `expected a ${IV_SIZE}-byte IV to wrap`);
     }
-    const toHeader = (blob: string): string => (this.writeForm === 'go' ? blob : Buffer.from(blob, 'latin1').toString('base64'));
-    const wrappedKey = toHeader(await this.#encrypt(encodeBase64(material.key), V2Header.KEY));
-    const wrappedStart = toHeader(await this.#encrypt(encodeBase64(material.iv), V2Header.START));
+    const wrappedKey = await this.wrapDataKey(material.key);
+    const wrappedStart = await this.wrapIv(material.iv);
     return { wrapAlgorithm: WrapAlgorithm.KMS, wrappedKey, wrappedStart };
+  }
+
+  /**
+   * The V2 key header alone: one KMS Encrypt of base64(key), in this key's write form. With {@link wrapIv} it is
+   * what {@link KmsMasterKey.wrap} does; the data-key cache (data-key-cache.ts) calls the two separately.
+   * @throws CseError ERR_CSE_INVALID_KEY unless the key is 32 bytes; otherwise as {@link KmsMasterKey.wrap}
+   */
+  async wrapDataKey(key: Uint8Array): Promise<string> {
+    if (!(key instanceof Uint8Array) || key.length !== DATA_KEY_SIZE) {
+      throw new CseError(ErrorCode.INVALID_KEY, `expected a ${DATA_KEY_SIZE}-byte data key to wrap`);
+    }
+    return this.#toHeader(await this.#encrypt(encodeBase64(key), V2Header.KEY));
+  }
+
+  /**
+   * The V2 start (IV) header alone: one KMS Encrypt of base64(iv), in this key's write form.
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT unless the IV is 16 bytes; otherwise as {@link KmsMasterKey.wrap}
+   */
+  async wrapIv(iv: Uint8Array): Promise<string> {
+    if (!(iv instanceof Uint8Array) || iv.length !== IV_SIZE) {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, `expected a ${IV_SIZE}-byte IV to wrap`);
+    }
+    return this.#toHeader(await this.#encrypt(encodeBase64(iv), V2Header.START));
+  }
+
+  #toHeader(blob: string): string {
+    return this.writeForm === 'go' ? blob : Buffer.from(blob, 'latin1').toString('base64');
   }
 
   /** The key id a Decrypt answer must name, or `undefined` when it cannot be known (alias not resolvable). */

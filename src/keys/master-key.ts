@@ -6,6 +6,20 @@
 
 import type { ContentMaterial, Envelope, MatDesc, WrappedMaterial } from '../format/types.js';
 
+/** What the write path knows about an object when it asks a key for material ({@link MasterKey.sealMaterial}). */
+export interface SealHint {
+  /** The plaintext length, when known before the upload starts (files, buffers, declared streams, multipart). */
+  readonly plaintextLength?: number | undefined;
+}
+
+/** Material chosen by the master key together with its wrapped form. */
+export interface SealedMaterial {
+  /** The data key and IV to encrypt with (the caller's copy: it zeroes it after use). */
+  readonly material: ContentMaterial;
+  /** Their wrapped form for the envelope. */
+  readonly wrapped: WrappedMaterial;
+}
+
 /** Which family of master key this is. */
 export type MasterKeyKind = 'rsa' | 'kms';
 
@@ -40,6 +54,13 @@ export interface MasterKey {
    * @throws CseError ERR_CSE_KEY_UNUSABLE when this key cannot encrypt; ERR_CSE_KMS on KMS failure
    */
   wrap(material: ContentMaterial): Promise<WrappedMaterial>;
+  /**
+   * Optional: chooses the material for a new object itself and returns it with its wrapped form. Keys that can save
+   * work by choosing (the opt-in data-key cache reuses one KMS-wrapped data key across objects, each with its own IV)
+   * implement it; the write path calls it instead of fresh random material + {@link MasterKey.wrap}.
+   * @throws CseError as {@link MasterKey.wrap}
+   */
+  sealMaterial?(hint: SealHint): Promise<SealedMaterial>;
   /**
    * Unwraps an envelope.
    * @returns the content material, or `null` when the envelope is not for this kind of key

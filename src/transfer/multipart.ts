@@ -250,6 +250,7 @@ export async function initiateEncryptedUpload(
     masterKey: options.masterKey,
     dataSize,
     partSize,
+    plaintextLength: dataSize,
     ...(md5 === undefined ? {} : { unencryptedContentMd5: md5 }),
     ...(options.contentMaterial === undefined ? {} : { contentMaterial: options.contentMaterial }),
   });

@@ -148,6 +148,7 @@ export async function writeEncrypted(
     masterKey: options.masterKey,
     ...(md5 === undefined ? {} : { unencryptedContentMd5: md5 }),
     ...(declared === undefined ? {} : { unencryptedContentLength: declared }),
+    plaintextLength: sourceLength ?? declared,
   });
   const crc = new Crc64();
   let body: PutBody;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { startServer, type RunningServer } from '../../server/src/index.js';
 import { main } from '../../src/cli/main.js';
+import { MULTIPART_UPLOAD_THRESHOLD, PARALLEL_DOWNLOAD_THRESHOLD, PARALLEL_THRESHOLD, useParallelTransfer } from '../../src/cli/transfer-options.js';
 import { vectorKeys } from '../helpers/vectors.js';
 
 const root = mkdtempSync(join(tmpdir(), 'oss-cse-transfer-cli-'));
@@ -94,22 +95,37 @@ test('put and get with --part-size and --parallel go through multipart upload an
   assert.match(r.stdout, /downloaded 512099 bytes .* \(decrypted; 1 range\)/);
 });
 
-test('a file of 32 MiB or more takes the parallel path without flags', async () => {
+test('below the measured thresholds a 32 MiB file goes up in one PUT and comes back in one GET without flags', async () => {
   const data = bytes(32 * 1024 * 1024 + 5, 2);
   const file = join(root, 'large.bin');
   writeFileSync(file, data);
   let r = await cli('put', file, 'oss://cli-transfer/large.bin', '--json');
   assert.equal(r.code, 0, r.stderr);
   const put = JSON.parse(r.stdout);
-  assert.equal(put.method, 'multipart');
-  assert.equal(put.parts, 4);
+  assert.equal(put.uploadId, undefined, 'one PutObject: no multipart upload id');
+  assert.equal(put.parts, undefined);
+  assert.equal(put.size, data.length);
   const out = join(root, 'large.out');
   r = await cli('get', 'oss://cli-transfer/large.bin', out, '--json');
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(JSON.parse(r.stdout).parts, 5);
+  const got = JSON.parse(r.stdout);
+  assert.equal(got.parts, undefined, 'one GET, not ranged parts');
+  assert.equal(got.size, data.length);
   assert.ok(readFileSync(out).equals(data));
   rmSync(file);
   rmSync(out);
+});
+
+test('useParallelTransfer: flags force the parallel path; otherwise the size decides at each direction\'s threshold', () => {
+  const none = { explicit: false };
+  assert.equal(useParallelTransfer('upload', MULTIPART_UPLOAD_THRESHOLD - 1, none), false);
+  assert.equal(useParallelTransfer('upload', MULTIPART_UPLOAD_THRESHOLD, none), true);
+  assert.equal(useParallelTransfer('download', PARALLEL_DOWNLOAD_THRESHOLD - 1, none), false);
+  assert.equal(useParallelTransfer('download', PARALLEL_DOWNLOAD_THRESHOLD, none), true);
+  assert.equal(useParallelTransfer('download', undefined, none), false);
+  assert.equal(useParallelTransfer('upload', 1, { explicit: true }), true);
+  assert.equal(useParallelTransfer('download', undefined, { explicit: true }), true);
+  assert.equal(PARALLEL_THRESHOLD, Math.min(MULTIPART_UPLOAD_THRESHOLD, PARALLEL_DOWNLOAD_THRESHOLD));
 });
 
 test('an interrupted put continues with --resume; the default checkpoint is gone afterwards', async () => {

@@ -14,7 +14,7 @@ import { withBucketCheck } from '../not-found.js';
 import { counted, progressBar } from '../progress.js';
 import { ONLINE_HELP, ONLINE_OPTIONS, parseOssUrl } from '../online.js';
 import {
-  PARALLEL_THRESHOLD,
+  useParallelTransfer,
   TRANSFER_OPTIONS,
   checkpointFile,
   increments,
@@ -76,7 +76,7 @@ declared MD5 and length): a failed download leaves nothing at LOCAL. Temporary f
 same LOCAL that were killed before they finished are removed (not those of a run still going, nor the one a
 checkpoint continues).
 
-An object of 32 MiB or more (or any object with one of the transfer flags, to a file and without --range)
+An object of 4 GiB or more (or any object with one of the transfer flags, to a file and without --range)
 is fetched as parallel ranged GETs pinned to the object's ETag (an object replaced meanwhile fails the
 download), decrypted into the temporary file, checked as a whole and renamed; with --checkpoint or --resume
 an interrupted download fetches only what is missing.
@@ -121,7 +121,7 @@ export const get: Command = {
     return interrupt.run(withSession(values, io, source.bucket, async ({ client }) => withBucketCheck(client, source.bucket, async () => {
       const whole = local !== '-' && Object.keys(headers).length === 0;
       // Without flags, the size decides: one HEAD, then the parallel path for large objects.
-      const parallel = whole && (transfer.explicit || ((await client.head(source.key, { signal })).size ?? 0) >= PARALLEL_THRESHOLD);
+      const parallel = whole && (transfer.explicit || useParallelTransfer('download', (await client.head(source.key, { signal })).size, transfer));
       if (parallel) {
         const checkpoint = checkpointFile(io, transfer, 'download', source.bucket, source.key, local);
         let progress: ReturnType<typeof progressBar> | undefined;

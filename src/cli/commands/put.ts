@@ -14,7 +14,7 @@ import { UsageError } from '../command.js';
 import { counted, progressBar } from '../progress.js';
 import { ONLINE_HELP, ONLINE_OPTIONS, parseOssUrl } from '../online.js';
 import {
-  PARALLEL_THRESHOLD,
+  useParallelTransfer,
   TRANSFER_OPTIONS,
   checkpointFile,
   increments,
@@ -31,7 +31,7 @@ in one PutObject. The object is readable by every official OSS SDK with client-s
 Python oss2, C++) holding the private key. LOCAL may be - for standard input. A KEY ending in / gets
 LOCAL's file name appended. The CRC-64 OSS computes over what it stored is checked against ours.
 
-A file of 32 MiB or more (or any file with one of the transfer flags) is sent as an encrypted multipart
+A file of 1 GiB or more (or any file with one of the transfer flags) is sent as an encrypted multipart
 upload: parts encrypted at their own counter, several in flight, failed parts retried; with --checkpoint or
 --resume an interrupted upload continues where it stopped.
 
@@ -107,7 +107,7 @@ export const put: Command = {
     // Ctrl-C stops the upload through the client (aborted on OSS, or kept for --checkpoint/--resume), not mid-request.
     const interrupt = interruptible(transfer.checkpoint !== undefined || transfer.resume ? 'run the same command again to continue' : undefined);
     const { signal } = interrupt;
-    if (size !== undefined && (transfer.explicit || size >= PARALLEL_THRESHOLD)) {
+    if (size !== undefined && useParallelTransfer('upload', size, transfer)) {
       const fileSize = size;
       return interrupt.run(withSession(values, io, target.bucket, async ({ client, keys }) => {
         const checkpoint = checkpointFile(io, transfer, 'upload', target.bucket, key, local);
