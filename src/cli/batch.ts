@@ -17,7 +17,7 @@ import type { CliIo } from './command.js';
 import { writeFileAtomic } from './files.js';
 import { jobProgress } from './job-progress.js';
 import { failureOf, formatFailure, type Failure } from './report.js';
-import { PARALLEL_THRESHOLD, increments } from './transfer-options.js';
+import { increments, useParallelTransfer } from './transfer-options.js';
 
 /** The user-metadata name (after `x-oss-meta-`) holding the source file's modification time in milliseconds. */
 export const MTIME_META = 'oss-cse-mtime';
@@ -83,7 +83,7 @@ function describe(task: Task): { action: TaskResult['action']; source: string | 
 async function upload(client: EncryptionClient, task: Extract<Task, { kind: 'upload' }>, add: (n: number) => void, signal: AbortSignal): Promise<void> {
   const meta = { [MTIME_META]: String(task.mtimeMs) };
   const mime = extname(task.local) === '' ? {} : { mime: extname(task.local) };
-  if (task.size >= PARALLEL_THRESHOLD) {
+  if (useParallelTransfer('upload', task.size, { explicit: false })) {
     const advance = increments(add);
     await client.multipartUpload(task.key, task.local, { bucket: task.bucket, meta, ...mime, signal, progress: (_f, info) => { advance(info.bytes); } });
     return;
@@ -99,7 +99,7 @@ async function upload(client: EncryptionClient, task: Extract<Task, { kind: 'upl
 async function download(client: EncryptionClient, task: Extract<Task, { kind: 'download' }>, add: (n: number) => void, signal: AbortSignal): Promise<void> {
   await mkdir(dirname(task.local), { recursive: true });
   let mtime = task.lastModifiedMs;
-  if (task.size >= PARALLEL_THRESHOLD) {
+  if (useParallelTransfer('download', task.size, { explicit: false })) {
     const advance = increments(add);
     await client.resumableDownload(task.key, task.local, { bucket: task.bucket, signal, progress: (_f, info) => { advance(info.bytes); } });
   } else {
