@@ -36,8 +36,9 @@ try {
       parallel: 1, // one part at a time, so the abort lands between parts (parallel parts in flight are cancelled too)
       checkpoint,
       signal: stop.signal,
-      progress: (_fraction, info) => {
-        if (info.bytes >= 4 * PART_SIZE) stop.abort();
+      // ali-oss's progress(p, checkpoint, res); the checkpoint is null only on the final call, after Complete.
+      progress: (_p, cpt) => {
+        if (cpt !== null && cpt.bytes >= 4 * PART_SIZE) stop.abort();
       },
     });
   } catch (e) {

@@ -31,12 +31,14 @@ import { AliOssStore, type AliOssClient } from './transfer/ali-oss-store.js';
 export { createOssClient } from './transfer/ali-oss-store.js';
 export type { OssConnectionOptions } from './transfer/ali-oss-store.js';
 import { writeFileAtomically } from './transfer/file-sink.js';
+import { md5NeedsRereadableSource, md5OfBytes, md5OfFile } from './transfer/plaintext-md5.js';
 import { readObject, type ObjectRead } from './transfer/read.js';
 import type { BucketInfo, ListedObject, ObjectLocation, ObjectStore, ResponseHeaders, ResponseInfo } from './transfer/store.js';
 import { writeEncrypted, type PlaintextSource } from './transfer/write.js';
 import { rewrapObject, rewrapPrefix, type RewrapObjectResult, type RewrapOptions, type RewrapPrefixOptions, type RewrapPrefixResult } from './transfer/rewrap.js';
 import {
   FileCheckpointStore,
+  MemoryCheckpointStore,
   defaultCheckpointPath,
   parseDownloadCheckpoint,
   parseUploadCheckpoint,
@@ -57,8 +59,9 @@ import {
   type PartListEntry,
 } from './transfer/multipart.js';
 import type { ListedEncryption, ListedPart, ListedUpload, MultipartStore } from './transfer/multipart-store.js';
-import { multipartUpload, type UploadProgress, type UploadSource } from './transfer/multipart-upload.js';
+import { multipartUpload, type MultipartUploadCheckpoint, type UploadProgress, type UploadSource } from './transfer/multipart-upload.js';
 import { resumableDownload, type DownloadProgress } from './transfer/resumable-download.js';
+import { CALLBACK_HEADER, CALLBACK_VAR_HEADER, callbackData, callbackHeaders, type UploadCallback } from './transfer/callback.js';
 
 /** Options of {@link EncryptionClient}. */
 export interface EncryptionClientOptions {
@@ -141,8 +144,27 @@ export interface PutOptions extends CallOptions {
    * `…-unencrypted-content-md5`/`-length` headers (as every SDK does); crypto headers cannot be supplied.
    */
   readonly headers?: Readonly<Record<string, string>>;
-  /** The plaintext length of a stream (ali-oss `putStream` option); stored as `…-unencrypted-content-length`. */
+  /**
+   * The plaintext length of a stream (ali-oss `putStream` option); stored as `…-unencrypted-content-length`. Bytes
+   * and file paths need none: their length is always stored, so every whole read checks it.
+   */
   readonly contentLength?: number;
+  /**
+   * OSS upload callback (ali-oss's option): sent as `x-oss-callback`/`x-oss-callback-var`; the callback server's
+   * answer comes back as the result's `data`.
+   */
+  readonly callback?: UploadCallback;
+  /**
+   * Also store the plaintext's MD5 as `…-unencrypted-content-md5` (default `false`), which every whole read then
+   * checks, as it checks the length. Only for sources that can be read twice: bytes (hashed in memory) and file paths
+   * (read once for the MD5, again for the upload; a file that changed in between fails the upload before its last
+   * byte is sent, with ERR_CSE_IO, and nothing is stored). A stream is refused with ERR_CSE_INVALID_ARGUMENT: pass
+   * its MD5 as the `Content-MD5` header instead. Cost: one MD5 pass over the plaintext, and for a file one more read
+   * of it (see bench/PERFORMANCE.md, row `e2e.put-md5`). With {@link EncryptionClient.multipartUpload} the MD5 is
+   * stored on Initiate; parts are read separately, so there a file changed mid-upload is caught by the reader's check.
+   * Detects accidents, not an attacker who can rewrite the object (SECURITY.md).
+   */
+  readonly contentMd5?: boolean;
 }
 
 /** The result of a put: ali-oss's `{ name, url, res }` plus what was stored. */
@@ -161,6 +183,8 @@ export interface PutResult {
   readonly size: number;
   /** CRC-64 of the ciphertext, as OSS spells it; checked against OSS's own. */
   readonly crc64: string;
+  /** With an upload callback: the callback server's answer (parsed JSON, else text), as ali-oss's `data`. */
+  readonly data?: unknown;
 }
 
 /** A byte range as numbers: `start` to `end` inclusive (`end` omitted: to the end of the object). */
@@ -365,12 +389,14 @@ export interface MultipartUploadOptions extends PutOptions {
    * key and source), a checkpoint file path, or a {@link CheckpointStore}. A failed or aborted upload is then kept
    * and the next call with the same checkpoint continues it. Without a checkpoint, a failed upload is aborted.
    */
-  readonly checkpoint?: CheckpointOption<UploadCheckpoint>;
+  readonly checkpoint?: CheckpointOption<UploadCheckpoint> | MultipartUploadCheckpoint;
   /** Continue this upload without a local checkpoint, from ListParts' `ClientEncryption*` fields. */
   readonly uploadId?: string;
   /**
-   * `progress(fraction, { bytes, totalBytes, part, uploadId })`, awaited; throwing stops the upload, which is kept when
-   * resumable (`checkpoint` or `uploadId`) and aborted otherwise.
+   * ali-oss's `progress(p, checkpoint, res)`: 0 after Initiate, `doneParts / (parts + 1)` after each part, 1 once after
+   * Complete (checkpoint null). The checkpoint is ali-oss's shape plus the wrapped envelope (never key material) and can
+   * be passed back as `options.checkpoint` to resume (see {@link MultipartUploadCheckpoint}). Awaited; throwing stops
+   * the upload, which is kept when resumable (`checkpoint` or `uploadId`) and aborted otherwise.
    */
   readonly progress?: UploadProgress;
 }
@@ -416,6 +442,8 @@ export interface MultipartUploadResult {
    * ERR_CSE_MULTIPART and keeps the checkpoint instead (docs/resume.md).
    */
   readonly restartedFrom: string | undefined;
+  /** With an upload callback: the callback server's answer (parsed JSON, else text), as ali-oss's `data`. */
+  readonly data?: unknown;
 }
 
 /** Options of {@link EncryptionClient.initMultipartUpload}. */
@@ -460,6 +488,8 @@ export interface UploadPartResult {
   readonly size: number;
   /** CRC-64 of the part's ciphertext, checked against OSS's. */
   readonly crc64: string;
+  /** The UploadPart response (ali-oss's `res`). */
+  readonly res: ResponseInfo;
 }
 
 /** The result of {@link EncryptionClient.completeMultipartUpload}. */
@@ -639,24 +669,30 @@ export class EncryptionClient {
    *
    * @param name - object key
    * @param file - bytes, a local file path, a `Readable` or an async iterable of bytes
-   * @param options - bucket, meta, mime, headers, contentLength, signal, timeout
-   * @throws CseError ERR_CSE_INVALID_ARGUMENT, ERR_CSE_IO (the file), ERR_CSE_INTEGRITY (OSS's CRC-64 differs from
-   *   ours), ERR_CSE_KEY_UNUSABLE, ERR_CSE_KMS, ERR_CSE_ABORTED; TransferError
+   * @param options - bucket, meta, mime, headers, contentLength, contentMd5, signal, timeout
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT (also `contentMd5` with a stream, or a Content-MD5 header that differs
+   *   from the computed one), ERR_CSE_IO (the file; a file changed during a `contentMd5` upload), ERR_CSE_INTEGRITY
+   *   (OSS's CRC-64 differs from ours), ERR_CSE_KEY_UNUSABLE, ERR_CSE_KMS, ERR_CSE_ABORTED; TransferError
    */
   async put(name: string, file: PutInput, options: PutOptions = {}): Promise<PutResult> {
     const location = this.#locate(name, options);
     const signal = checkSignal(options.signal);
+    const wantMd5 = checkContentMd5Option(options.contentMd5, location.key);
     let source: PlaintextSource;
     let mime = options.mime;
     let fileStream: Readable | undefined;
+    let plaintextMd5: string | undefined;
     if (file instanceof Uint8Array) {
       source = { kind: 'bytes', bytes: file };
+      if (wantMd5) plaintextMd5 = md5OfBytes(file);
     } else if (typeof file === 'string') {
       const size = await fileSize(file);
+      if (wantMd5) plaintextMd5 = await md5OfFile(file, signal);
       fileStream = createReadStream(file, { highWaterMark: 1 << 20 });
       source = { kind: 'stream', stream: fileStream, length: size };
       if (mime === undefined && extname(file) !== '') mime = extname(file);
     } else if (isAsyncIterable(file)) {
+      if (wantMd5) throw md5NeedsRereadableSource(location.key);
       source = { kind: 'stream', stream: file, length: undefined };
     } else {
       throw new CseError(ErrorCode.INVALID_ARGUMENT, 'put: expected bytes, a file path, a Readable or an async iterable', {
@@ -666,10 +702,11 @@ export class EncryptionClient {
     try {
       const written = await writeEncrypted(this.#store, location, source, {
         masterKey: this.#masterKey,
-        headers: options.headers ?? {},
+        headers: callbackHeaders(options.callback, options.headers),
         meta: options.meta,
         mime,
         contentLength: options.contentLength,
+        plaintextMd5,
         signal,
         timeout: options.timeout,
       });
@@ -681,6 +718,7 @@ export class EncryptionClient {
         envelope: summarizeEnvelope(written.envelope),
         size: written.size,
         crc64: written.crc64,
+        ...(written.response.callbackBody === undefined ? {} : { data: callbackData(written.response.callbackBody) }),
       };
     } finally {
       fileStream?.destroy();
@@ -690,7 +728,8 @@ export class EncryptionClient {
   /**
    * `put` for a stream (ali-oss's name): chunked unless `options.contentLength` is given.
    * @throws CseError ERR_CSE_INVALID_ARGUMENT (not a stream or async iterable, empty name, bad signal, a
-   *   client-side-encryption header in `headers`, a chunk that is not bytes, `contentLength` ≠ the bytes streamed),
+   *   client-side-encryption header in `headers`, a chunk that is not bytes, `contentLength` ≠ the bytes streamed,
+   *   `contentMd5: true`: a stream cannot be read twice),
    *   ERR_CSE_IO (the stream failed with a non-CseError), ERR_CSE_INTEGRITY (OSS's CRC-64 differs from ours),
    *   ERR_CSE_KEY_UNUSABLE, ERR_CSE_KMS, ERR_CSE_ABORTED; TransferError (ERR_CSE_TRANSFER)
    */
@@ -950,7 +989,8 @@ export class EncryptionClient {
    * longer than declared), it is kept when resumable and aborted on OSS otherwise; the original error is thrown.
    *
    * @throws MultipartUploadError (ERR_CSE_MULTIPART) listing every failed part (the upload is aborted unless
-   *   resumable); CseError ERR_CSE_INVALID_ARGUMENT (part size, parallel, a stream without contentLength),
+   *   resumable); CseError ERR_CSE_INVALID_ARGUMENT (part size, parallel, a stream without contentLength,
+   *   `contentMd5: true` with a stream, a Content-MD5 header that differs from the computed one),
    *   ERR_CSE_MULTIPART (a checkpoint of another object/source), ERR_CSE_IO, ERR_CSE_INTEGRITY,
    *   ERR_CSE_NO_MATCHING_KEY, ERR_CSE_ABORTED; TransferError
    */
@@ -961,10 +1001,17 @@ export class EncryptionClient {
   ): Promise<MultipartUploadResult> {
     const location = this.#locate(name, options);
     const signal = checkSignal(options.signal);
+    const wantMd5 = checkContentMd5Option(options.contentMd5, location.key);
     let source: UploadSource;
-    if (typeof file === 'string') source = { kind: 'file', path: file };
-    else if (file instanceof Uint8Array) source = { kind: 'bytes', bytes: file };
-    else if (isAsyncIterable(file)) {
+    let plaintextMd5: string | undefined;
+    if (typeof file === 'string') {
+      source = { kind: 'file', path: file };
+      if (wantMd5) plaintextMd5 = await md5OfFile(file, signal);
+    } else if (file instanceof Uint8Array) {
+      source = { kind: 'bytes', bytes: file };
+      if (wantMd5) plaintextMd5 = md5OfBytes(file);
+    } else if (isAsyncIterable(file)) {
+      if (wantMd5) throw md5NeedsRereadableSource(location.key);
       const length = options.contentLength ?? declaredLength(options.headers);
       if (length === undefined) {
         throw new CseError(
@@ -980,16 +1027,22 @@ export class EncryptionClient {
         object: location.key,
       });
     }
+    const given = options.checkpoint;
     const checkpoint =
-      options.checkpoint === undefined || options.checkpoint === false
+      given === undefined || given === false
         ? undefined
-        : checkpointStore(options.checkpoint, () => {
+        : isProgressCheckpoint(given)
+          ? // ali-oss's way: the checkpoint `progress` handed out, passed back to resume.
+            new MemoryCheckpointStore(parseUploadCheckpoint(given, 'options.checkpoint'))
+          : checkpointStore(given, () => {
             if (typeof file !== 'string') {
               throw new CseError(ErrorCode.INVALID_ARGUMENT, 'checkpoint: true needs a file path source', { object: location.key });
             }
             return defaultCheckpointPath('upload', location.bucket, location.key, file);
           }, parseUploadCheckpoint);
-    const headers = withoutContentLength(options.headers);
+    const { request: headers, callback } = splitCallbackHeaders(
+      callbackHeaders(options.callback, withContentMd5(withoutContentLength(options.headers), plaintextMd5, location.key)),
+    );
     const result = await multipartUpload(this.#multipartStore(), location, source, {
       masterKey: this.#masterKey,
       keys: this.keyRing,
@@ -1003,10 +1056,12 @@ export class EncryptionClient {
       meta: options.meta,
       mime: options.mime,
       progress: options.progress,
+      callbackHeaders: callback,
       signal,
       timeout: options.timeout,
     });
     return {
+      ...(result.response.callbackBody === undefined ? {} : { data: callbackData(result.response.callbackBody) }),
       name: location.key,
       bucket: location.bucket,
       etag: result.etag,
@@ -1470,12 +1525,62 @@ function checkpointStore<T>(
   throw new CseError(ErrorCode.INVALID_ARGUMENT, 'options.checkpoint: expected true, a file path or a CheckpointStore');
 }
 
+/** True for the checkpoint `progress` hands out (ali-oss's shape), as opposed to a {@link CheckpointStore}. */
+function isProgressCheckpoint(value: unknown): value is MultipartUploadCheckpoint {
+  if (typeof value !== 'object' || value === null) return false;
+  const o = value as Partial<Record<keyof MultipartUploadCheckpoint | 'load', unknown>>;
+  return typeof o.load !== 'function' && typeof o.uploadId === 'string' && Array.isArray(o.doneParts);
+}
+
+/** Moves the upload-callback headers out of a multipart upload's headers: they belong on Complete, not Initiate. */
+function splitCallbackHeaders(headers: Readonly<Record<string, string>>): {
+  request: Record<string, string>;
+  callback: Record<string, string>;
+} {
+  const request: Record<string, string> = {};
+  const callback: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (lower === CALLBACK_HEADER || lower === CALLBACK_VAR_HEADER) callback[name] = value;
+    else request[name] = value;
+  }
+  return { request, callback };
+}
+
 /** A Content-Length request header, as a number (the plaintext length of a stream). */
 function declaredLength(headers: Readonly<Record<string, string>> | undefined): number | undefined {
   for (const [name, value] of Object.entries(headers ?? {})) {
     if (name.toLowerCase() === OssHeader.CONTENT_LENGTH && /^[0-9]+$/.test(value.trim())) return Number(value.trim());
   }
   return undefined;
+}
+
+/** `options.contentMd5`, checked: `true` or `false`/absent. */
+function checkContentMd5Option(value: unknown, object: string): boolean {
+  if (value === undefined || value === false) return false;
+  if (value === true) return true;
+  throw new CseError(ErrorCode.INVALID_ARGUMENT, `options.contentMd5 must be a boolean, got ${JSON.stringify(value)}`, { object });
+}
+
+/**
+ * The headers with a computed plaintext MD5 as Content-MD5 (moved to `…-unencrypted-content-md5` on Initiate).
+ * @throws CseError ERR_CSE_INVALID_ARGUMENT when the caller's own Content-MD5 differs from it
+ */
+function withContentMd5(headers: Record<string, string> | undefined, md5: string | undefined, object: string): Record<string, string> | undefined {
+  if (md5 === undefined) return headers;
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (name.toLowerCase() !== OssHeader.CONTENT_MD5) {
+      out[name] = value;
+    } else if (value !== md5) {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, `the Content-MD5 header ${value} differs from the MD5 of the source (${md5})`, {
+        object,
+        header: OssHeader.CONTENT_MD5,
+      });
+    }
+  }
+  out['Content-MD5'] = md5;
+  return out;
 }
 
 /** The headers without Content-Length (the data size travels as `…-data-size`, and each part has its own length). */

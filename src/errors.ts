@@ -1,6 +1,12 @@
 /**
- * Typed errors. Every failure oss-cse reports is a {@link CseError} with a stable `code`; messages say what failed,
- * on which object and header, and never contain key bytes.
+ * Typed errors. Every failure oss-cse reports is a {@link CseError}; messages say what failed, on which object and
+ * header, and never contain key bytes.
+ *
+ * The rule (docs/errors.md): `cseCode` is always the stable oss-cse code (`ERR_CSE_…`). `code`, `name` and `status`
+ * are what `ali-oss` would have thrown for the same request when the failure is one `ali-oss` reports (an OSS error
+ * answer such as `NoSuchKey`, a network failure, or a range OSS would refuse with 416 `InvalidRange`); for every
+ * failure oss-cse raises itself, `code` equals `cseCode`. Ported `catch (e) { if (e.code === 'NoSuchKey') … }` code
+ * therefore takes the same branch with `EncryptionClient` as with a plain `ali-oss` client.
  *
  * @packageDocumentation
  */
@@ -77,11 +83,17 @@ export interface CseErrorOptions extends CseErrorContext {
 }
 
 /**
- * The base of every error oss-cse throws.
+ * The base of every error oss-cse throws. Match on {@link CseError.cseCode} for oss-cse's stable classification; on
+ * `code` for ali-oss-compatible branches (see the module rule and docs/errors.md).
  */
 export class CseError extends Error {
-  /** Stable machine-readable code. */
-  readonly code: CseErrorCode;
+  /**
+   * `ali-oss`'s `code` when the failure is one `ali-oss` reports (`NoSuchKey`, `AccessDenied`, `InvalidRange`,
+   * `ConnectionTimeoutError`, …, see {@link TransferError}); otherwise the same value as {@link CseError.cseCode}.
+   */
+  readonly code: string;
+  /** The stable oss-cse code, one of {@link ErrorCode}, on every error. */
+  readonly cseCode: CseErrorCode;
   /** The object key concerned, when known. */
   readonly object: string | undefined;
   /** The header concerned, when known. */
@@ -98,6 +110,7 @@ export class CseError extends Error {
     super(decorate(message, options), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CseError';
     this.code = code;
+    this.cseCode = code;
     this.object = options.object;
     this.header = options.header;
     this.retryable = options.retryable ?? false;
@@ -155,39 +168,68 @@ export class NoMatchingKeyError extends CseError {
 
 /** Extra details of a failed OSS request. */
 export interface TransferErrorDetails extends CseErrorOptions {
-  /** HTTP status, when a response arrived. */
+  /** HTTP status, when a response arrived (ali-oss's `-1`/`-2` for network failures and timeouts). */
   readonly status?: number;
-  /** OSS error code (`NoSuchKey`, …), when the body carried one. */
+  /** OSS error code (`NoSuchKey`, …), when OSS answered with one. */
   readonly ossCode?: string;
   /** `x-oss-request-id`, when known. */
   readonly requestId?: string;
+  /** OSS's `HostId`, when the error body carried one. */
+  readonly hostId?: string;
+  /** OSS's `EC` (error detail code), when the error body carried one. */
+  readonly ecCode?: string;
+  /** The request parameters, as ali-oss attaches them to its errors. */
+  readonly params?: unknown;
+  /** ali-oss's `code` for this failure (an OSS code, or a network error name such as `ConnectionTimeoutError`). */
+  readonly aliCode?: string;
+  /** ali-oss's `name` for this failure (`NoSuchKeyError`, `UnknownError`, `RequestError`, …). */
+  readonly aliName?: string;
+  /** The oss-cse classification: {@link ErrorCode.TRANSFER} (default) or {@link ErrorCode.RANGE_NOT_SATISFIABLE}. */
+  readonly cseCode?: typeof ErrorCode.TRANSFER | typeof ErrorCode.RANGE_NOT_SATISFIABLE;
 }
 
 /**
- * An OSS request failed. Keeps the HTTP status, OSS error code and request id for support tickets.
+ * An OSS request failed, with ali-oss's error shape: for a failure `ali-oss` reports, `name`, `code`, `status`,
+ * `requestId`, `hostId`, `ecCode` and `params` are what `ali-oss` would have thrown (`NoSuchKeyError`, `NoSuchKey`,
+ * 404, …), so ported error handling takes the same branch; `cseCode` is `ERR_CSE_TRANSFER` (or
+ * `ERR_CSE_RANGE_NOT_SATISFIABLE` for 416 `InvalidRange`). A transport failure oss-cse detects itself (an answer that
+ * contradicts the request) has `name` `TransferError` and `code` equal to `cseCode`.
  */
 export class TransferError extends CseError {
-  /** HTTP status, when a response arrived. */
+  /** ali-oss's `code` (see {@link CseError.code}), or `cseCode` when ali-oss would have none. */
+  override readonly code: string;
+  /** HTTP status, when a response arrived (ali-oss's `-1`/`-2` for network failures and timeouts). */
   readonly status: number | undefined;
-  /** OSS error code, when known. */
+  /** OSS error code, when OSS answered with one (the same as `code` then). */
   readonly ossCode: string | undefined;
   /** OSS request id, when known. */
   readonly requestId: string | undefined;
+  /** OSS's `HostId`, when known. */
+  readonly hostId: string | undefined;
+  /** OSS's `EC` detail code, when known. */
+  readonly ecCode: string | undefined;
+  /** The request parameters (ali-oss attaches them to its errors). */
+  readonly params: unknown;
 
   /**
    * @param message - what failed
-   * @param details - status, OSS code, request id, object and cause
+   * @param details - status, OSS code, request id, ali-oss's name and code, object and cause
    */
   constructor(message: string, details: TransferErrorDetails = {}) {
-    super(ErrorCode.TRANSFER, message, details);
-    this.name = 'TransferError';
+    const cseCode = details.cseCode ?? ErrorCode.TRANSFER;
+    super(cseCode, message, details);
+    this.name = details.aliName ?? 'TransferError';
+    this.code = details.aliCode ?? cseCode;
     this.status = details.status;
     this.ossCode = details.ossCode;
     this.requestId = details.requestId;
+    this.hostId = details.hostId;
+    this.ecCode = details.ecCode;
+    this.params = details.params;
   }
 }
 
-/** True when `e` is a {@link CseError}, optionally with the given code. */
+/** True when `e` is a {@link CseError}, optionally with the given stable code (compared with `cseCode`). */
 export function isCseError(e: unknown, code?: CseErrorCode): e is CseError {
-  return e instanceof CseError && (code === undefined || e.code === code);
+  return e instanceof CseError && (code === undefined || e.cseCode === code);
 }

@@ -112,6 +112,23 @@ export const e2eRows: RowGroup = {
         b: counted(plainPut(oss, plainKey, body)),
         ...(small ? { target: SMALL_TARGET } : {}),
       });
+      // Issue 14 item 2: the opt-in plaintext MD5 (one more pass over the plaintext) against the default put.
+      await ctx.compare({
+        group: 'e2e',
+        id: `e2e.put-md5.${tag}`,
+        label: `PUT ${label} with contentMd5`,
+        subject: 'EncryptionClient.put(buffer, { contentMd5: true })',
+        baseline: 'EncryptionClient.put(buffer)',
+        metric: 'time',
+        unit: 'B',
+        workPerUnit: size,
+        a: async (batch) =>
+          timed(async () => {
+            for (let i = 0; i < batch; i++) await client.put(encKey, body, { contentMd5: true });
+          }),
+        b: encPut,
+        note: 'cost of storing the plaintext MD5 (SECURITY.md: detects accidents, not attackers)',
+      });
       await ctx.compare({
         group: 'e2e',
         id: `e2e.get.${tag}`,
@@ -263,6 +280,25 @@ export const e2eRows: RowGroup = {
         });
         const caseModule = new URL('../cases/file-round-trip.ts', import.meta.url);
         const label = formatSize(largest);
+        // A file with contentMd5 is read twice (once for the MD5, once for the upload): in-process, same client.
+        const filePut = (contentMd5: boolean): Side => async (batch) =>
+          timed(async () => {
+            for (let i = 0; i < batch; i++) await client.put('e2e/file-md5', source, { contentMd5 });
+          });
+        await ctx.compare({
+          group: 'e2e',
+          id: `e2e.put-md5.file.${label.replace(' ', '')}`,
+          label: `file PUT ${label} with contentMd5`,
+          subject: 'EncryptionClient.put(path, { contentMd5: true })',
+          baseline: 'EncryptionClient.put(path)',
+          metric: 'time',
+          unit: 'B',
+          workPerUnit: largest,
+          a: filePut(true),
+          b: filePut(false),
+          note: 'the file is read twice: once for its MD5, once for the upload',
+        });
+        await client.delete('e2e/file-md5');
         await ctx.compare({
           group: 'e2e',
           id: `e2e.file.${label.replace(' ', '')}`,

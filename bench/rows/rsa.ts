@@ -2,6 +2,9 @@
  * RSA rows (issue 8 §2): wrapping and unwrapping one object's data key and IV with {@link RsaMasterKey}, in objects
  * per second, against the bare RSA operations they are made of: two raw `publicEncrypt` / `privateDecrypt` calls
  * with `RSA_NO_PADDING` (one for the key, one for the IV), i.e. the modular exponentiations and nothing else.
+ * The uniformity rows (issue 14 item 5) time a failing unwrap (bad `-key`, bad `-start`) against a good one: both
+ * private operations always run, so each ratio should be close to 1 (it was ~0.5 for a bad `-key` when `-start`
+ * was only decrypted after `-key` succeeded).
  */
 
 import { constants, generateKeyPairSync, privateDecrypt, publicEncrypt, randomBytes } from 'node:crypto';
@@ -72,6 +75,40 @@ export const rsaRows: RowGroup = {
       b: rawDecrypt2,
       note: 'peer-performance.md: oss2 190–240, Go 257 objects/s on this machine class',
     });
+    // A k-byte value below n whose decryption is noise: what a wrong key or a damaged header gives.
+    const noise = Buffer.concat([Buffer.alloc(1), randomBytes(k - 1)]).toString('base64');
+    const badKey = { ...sealed.envelope, wrappedKey: noise };
+    const badStart = { ...sealed.envelope, wrappedStart: noise };
+    const unwrapTimes = (envelope: typeof sealed.envelope, expectFailure: boolean) => async (batch: number) =>
+      timed(async () => {
+        for (let i = 0; i < batch; i++) {
+          try {
+            await master.unwrap(envelope);
+            if (expectFailure) throw new Error('a bad envelope unwrapped');
+          } catch (e) {
+            if (!expectFailure) throw e;
+          }
+        }
+      });
+    for (const [which, envelope] of [
+      ['key', badKey],
+      ['start', badStart],
+    ] as const) {
+      await ctx.compare({
+        group: 'rsa',
+        id: `rsa.unwrap-bad-${which}.${bits}`,
+        label: `RSA-${bits} unwrap failing on -${which} ÷ succeeding`,
+        subject: `RsaMasterKey.unwrap, bad -${which} (throws)`,
+        baseline: 'RsaMasterKey.unwrap, good envelope',
+        cpuBound: true,
+        metric: 'time',
+        unit: 'op',
+        workPerUnit: 1,
+        a: unwrapTimes(envelope, true),
+        b: unwrapTimes(sealed.envelope, false),
+        note: 'issue 14 item 5: should be close to 1 (both private operations always run)',
+      });
+    }
     await ctx.compare({
       group: 'rsa',
       id: `rsa.open.${bits}`,

@@ -85,7 +85,7 @@ async function upload(client: EncryptionClient, task: Extract<Task, { kind: 'upl
   const mime = extname(task.local) === '' ? {} : { mime: extname(task.local) };
   if (useParallelTransfer('upload', task.size, { explicit: false })) {
     const advance = increments(add);
-    await client.multipartUpload(task.key, task.local, { bucket: task.bucket, meta, ...mime, signal, progress: (_f, info) => { advance(info.bytes); } });
+    await client.multipartUpload(task.key, task.local, { bucket: task.bucket, meta, ...mime, signal, progress: (_f, checkpoint) => { if (checkpoint !== null) advance(checkpoint.bytes); } });
     return;
   }
   const stream = createReadStream(task.local, { highWaterMark: 1 << 20 });

@@ -10,6 +10,7 @@
  */
 
 import { CseError, ErrorCode } from '../errors.js';
+import { CREDENTIALS_PACKAGE, defaultCredentialChain, importCredentials, resolveChainCredentials } from '../keys/credential-chain.js';
 
 /** Credentials found for a target, and where they came from (never their values). */
 export interface ResolvedCredentials {
@@ -36,18 +37,24 @@ interface Provider {
   getCredentials(): Promise<{ accessKeyId?: string; accessKeySecret?: string; securityToken?: string; providerName?: string }>;
 }
 
-interface CredentialsModule {
-  DefaultCredentialsProvider: { builder(): { build(): Provider } };
+interface ProfileModule {
   ProfileCredentialsProvider: { builder(): { withProfileName(name: string): { build(): Provider } } };
 }
 
-async function loadModule(): Promise<CredentialsModule> {
-  const ns = (await import('@alicloud/credentials')) as unknown as Partial<CredentialsModule> & { default?: Partial<CredentialsModule> };
-  const m = ns.DefaultCredentialsProvider === undefined ? ns.default : ns;
-  if (m?.DefaultCredentialsProvider === undefined || m.ProfileCredentialsProvider === undefined) {
-    throw new CseError(ErrorCode.MISSING_DEPENDENCY, '@alicloud/credentials does not export the expected providers (expected 2.x)');
+/** The package's profile provider, loaded the way the library's adapter loads the package (keys/credential-chain.ts). */
+async function profileProvider(name: string): Promise<Provider> {
+  let ns: unknown;
+  try {
+    ns = await importCredentials();
+  } catch (cause) {
+    throw new CseError(ErrorCode.MISSING_DEPENDENCY, `--profile needs the optional package ${CREDENTIALS_PACKAGE}: npm install ${CREDENTIALS_PACKAGE}`, { cause });
   }
-  return m as CredentialsModule;
+  const candidates = [ns, (ns as { default?: unknown } | null)?.default] as (Partial<ProfileModule> | null | undefined)[];
+  const m = candidates.find((c) => c?.ProfileCredentialsProvider !== undefined);
+  if (m?.ProfileCredentialsProvider === undefined) {
+    throw new CseError(ErrorCode.MISSING_DEPENDENCY, `${CREDENTIALS_PACKAGE} exports no ProfileCredentialsProvider (expected version 2.x)`);
+  }
+  return m.ProfileCredentialsProvider.builder().withProfileName(name).build();
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -72,18 +79,26 @@ export async function resolveCredentials(env: NodeJS.ProcessEnv, profile: string
       return { accessKeyId: id, accessKeySecret: secret, securityToken: nonEmpty(env[OssCredentialEnv.SESSION_TOKEN]), source: OssCredentialEnv.ACCESS_KEY_ID, refresh: undefined };
     }
   }
-  const m = await loadModule();
-  const provider = profile === undefined ? m.DefaultCredentialsProvider.builder().build() : m.ProfileCredentialsProvider.builder().withProfileName(profile).build();
-  let got;
-  try {
-    got = await provider.getCredentials();
-  } catch (e) {
+  const noCredentials = (e: unknown): CseError => {
     const where =
       profile === undefined
         ? `set ${OssCredentialEnv.ACCESS_KEY_ID} and ${OssCredentialEnv.ACCESS_KEY_SECRET} (or ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET), ` +
           'or add a [default] profile to ~/.alibabacloud/credentials (or pick one with --profile NAME)'
         : `check the [${profile}] section of ${nonEmpty(process.env.ALIBABA_CLOUD_CREDENTIALS_FILE) ?? '~/.alibabacloud/credentials'}`;
-    throw new CseError(ErrorCode.INVALID_ARGUMENT, `no credentials for ${target}: ${where} (${firstLine(e)})`, { cause: e });
+    return new CseError(ErrorCode.INVALID_ARGUMENT, `no credentials for ${target}: ${where} (${firstLine((e as { cause?: unknown }).cause ?? e)})`, { cause: e });
+  };
+  // The default chain goes through the library's adapter (keys/credential-chain.ts), so that the CLI and KmsMasterKey
+  // find credentials the same way; --profile asks the package's profile provider for that one section.
+  const fetch = async (): Promise<{ accessKeyId?: string; accessKeySecret?: string; securityToken?: string; providerName?: string }> => {
+    if (profile !== undefined) return (await profileProvider(profile)).getCredentials();
+    return resolveChainCredentials(await defaultCredentialChain());
+  };
+  let got;
+  try {
+    got = await fetch();
+  } catch (e) {
+    if (e instanceof CseError && e.cseCode === ErrorCode.MISSING_DEPENDENCY) throw e;
+    throw noCredentials(e);
   }
   if (nonEmpty(got.accessKeyId) === undefined || nonEmpty(got.accessKeySecret) === undefined) {
     throw new CseError(ErrorCode.INVALID_ARGUMENT, `the credentials found for ${target} have no AccessKey ID or secret`);
@@ -99,7 +114,7 @@ export async function resolveCredentials(env: NodeJS.ProcessEnv, profile: string
       token === undefined
         ? undefined
         : async () => {
-            const fresh = await provider.getCredentials();
+            const fresh = await fetch();
             return { accessKeyId: fresh.accessKeyId ?? '', accessKeySecret: fresh.accessKeySecret ?? '', stsToken: fresh.securityToken ?? '' };
           },
   };

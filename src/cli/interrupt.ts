@@ -83,7 +83,7 @@ export function interruptible(hint?: string, notice?: (signal: string) => void):
       try {
         return await work;
       } catch (e) {
-        if (received === undefined || !(e instanceof CseError) || e.code !== ErrorCode.ABORTED) throw e;
+        if (received === undefined || !(e instanceof CseError) || e.cseCode !== ErrorCode.ABORTED) throw e;
         throw new CseError(ErrorCode.ABORTED, `interrupted by ${received}${hint === undefined ? '' : ` (${hint})`}: ${e.message}`, { cause: e });
       } finally {
         release();

@@ -118,7 +118,7 @@ export async function loadRsaKeyFile(path: string, options: LoadKeyOptions = {})
     if (e instanceof CseError) {
       // The passphrase can only come from the environment: name the variable where it is missing or wrong.
       const hint = /passphrase/.test(e.message) ? ` (set ${PASSPHRASE_ENV} to the PEM's passphrase)` : '';
-      throw new CseError(e.code, `cannot load key file ${path}: ${e.message}${hint}`, { cause: e });
+      throw new CseError(e.cseCode, `cannot load key file ${path}: ${e.message}${hint}`, { cause: e });
     }
     throw new CseError(ErrorCode.INVALID_KEY, `cannot load key file ${path}`, { cause: e });
   }

@@ -8,6 +8,7 @@
  * @packageDocumentation
  */
 
+import type { CredentialChain } from './credential-chain.js';
 import { CseError, ErrorCode } from '../errors.js';
 
 /** The npm package of the official KMS client, loaded lazily the first time a client must be built. */
@@ -155,6 +156,11 @@ export function resolveKmsCredentials(explicit: KmsCredentials | undefined, env:
   return nonEmptyString(token) ? { accessKeyId: id, accessKeySecret: secret, securityToken: token } : { accessKeyId: id, accessKeySecret: secret };
 }
 
+/** True when the environment names an access key id and secret (the first provider of the default chain). */
+export function hasEnvCredentials(env: NodeJS.ProcessEnv): boolean {
+  return nonEmptyString(env[KmsCredentialEnv.ACCESS_KEY_ID]) && nonEmptyString(env[KmsCredentialEnv.ACCESS_KEY_SECRET]);
+}
+
 /** Where the KMS client connects: the `host[:port]` and the scheme. */
 export interface KmsEndpoint {
   /** `host` or `host:port` (IPv6 in brackets). */
@@ -208,8 +214,10 @@ export interface KmsClientConfig {
   readonly region: string;
   /** The endpoint (see {@link parseKmsEndpoint}); default: the SDK's regional endpoint `kms.<region>.aliyuncs.com`. */
   readonly endpoint?: string;
-  /** Resolved credentials. */
-  readonly credentials: KmsCredentials;
+  /** Resolved credentials (or `credential`). */
+  readonly credentials?: KmsCredentials;
+  /** A credential source the SDK asks itself (the official default chain, `keys/credential-chain.ts`). */
+  readonly credential?: CredentialChain;
 }
 
 function isModuleNotFound(e: unknown): boolean {
@@ -266,12 +274,16 @@ export async function createKmsClient(config: KmsClientConfig, load: KmsSdkLoade
     );
   }
   const { credentials } = config;
+  if (credentials === undefined && config.credential === undefined) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, 'a KMS client needs credentials or a credential chain');
+  }
   // A fresh plain object: the client reads it as its Config and writes `type` into it.
   const sdkConfig: Record<string, unknown> = {
-    accessKeyId: credentials.accessKeyId,
-    accessKeySecret: credentials.accessKeySecret,
+    ...(credentials === undefined
+      ? { credential: config.credential }
+      : { accessKeyId: credentials.accessKeyId, accessKeySecret: credentials.accessKeySecret }),
     regionId: config.region,
-    ...(credentials.securityToken === undefined ? {} : { securityToken: credentials.securityToken }),
+    ...(credentials?.securityToken === undefined ? {} : { securityToken: credentials.securityToken }),
     ...(endpoint === undefined ? { protocol: 'https' } : { endpoint: endpoint.host, protocol: endpoint.protocol }),
   };
   let client: unknown;

@@ -32,12 +32,14 @@ import {
   isKmsClientLike,
   kmsRequest,
   parseKmsEndpoint,
+  hasEnvCredentials,
   resolveKmsCredentials,
   type KmsClientLike,
   type KmsCredentials,
   type KmsSdkLoader,
 } from './kms-client.js';
 import type { MasterKey, UnwrapContext } from './master-key.js';
+import { defaultCredentialChain, importCredentials, resolveChainCredentials, type CredentialsLoader } from './credential-chain.js';
 
 /**
  * Which V2 form {@link KmsMasterKey.wrap} writes:
@@ -98,12 +100,16 @@ export interface KmsMasterKeyEndpointOptions extends KmsMasterKeyCommonOptions {
    */
   readonly endpoint?: string;
   /**
-   * Credentials; default: the environment variables `ALIBABA_CLOUD_ACCESS_KEY_ID`, `ALIBABA_CLOUD_ACCESS_KEY_SECRET`
-   * and, for STS credentials, `ALIBABA_CLOUD_SECURITY_TOKEN` (read when the key is constructed).
+   * Credentials. Default: the environment variables `ALIBABA_CLOUD_ACCESS_KEY_ID`, `ALIBABA_CLOUD_ACCESS_KEY_SECRET`
+   * and, for STS credentials, `ALIBABA_CLOUD_SECURITY_TOKEN` (read when the key is constructed); without them, the
+   * official default chain of `@alicloud/credentials` (OIDC, the aliyun CLI profile, the credentials file, the ECS RAM
+   * role, …, with STS refresh), resolved when the first KMS request is made (`keys/credential-chain.ts`).
    */
   readonly credentials?: KmsCredentials;
   /** How to load the SDK module (default: dynamic `import('@alicloud/kms20160120')`); for bundlers and tests. */
   readonly loadSdk?: KmsSdkLoader;
+  /** How to load `@alicloud/credentials` for the default chain (default: a dynamic import); for bundlers and tests. */
+  readonly loadCredentials?: CredentialsLoader;
 }
 
 /** How to build a {@link KmsMasterKey}: either a ready client, or a region (plus endpoint and credentials). */
@@ -408,13 +414,23 @@ export class KmsMasterKey implements MasterKey {
     if (typeof region !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(region)) invalid(`region must be a region id such as cn-hangzhou, got ${JSON.stringify(region)}`);
     const o = options as KmsMasterKeyEndpointOptions;
     if (o.endpoint !== undefined) parseKmsEndpoint(o.endpoint);
-    const credentials = resolveKmsCredentials(o.credentials);
+    // Explicit credentials, else the environment (both checked now); else the official chain, on first use.
+    const fromChain = o.credentials === undefined && !hasEnvCredentials(process.env);
+    const credentials = fromChain ? undefined : resolveKmsCredentials(o.credentials);
     const load = o.loadSdk ?? importKmsSdk;
     if (typeof load !== 'function') invalid('loadSdk must be a function');
+    const loadCredentials = o.loadCredentials ?? importCredentials;
+    if (typeof loadCredentials !== 'function') invalid('loadCredentials must be a function');
     this.region = region;
     this.endpoint = o.endpoint;
-    const config = { region, credentials, ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }) };
-    this.#makeClient = async () => createKmsClient(config, load);
+    const endpoint = o.endpoint === undefined ? {} : { endpoint: o.endpoint };
+    this.#makeClient = async () => {
+      if (credentials !== undefined) return createKmsClient({ region, credentials, ...endpoint }, load);
+      const chain = await defaultCredentialChain(loadCredentials);
+      // Fail here with a clear message when the chain has nothing, rather than as a KMS signing error later.
+      await resolveChainCredentials(chain);
+      return createKmsClient({ region, credential: chain, ...endpoint }, load);
+    };
   }
 
   /** The client, built on first use; a failed build is not remembered, so installing the SDK later works. */
@@ -668,7 +684,7 @@ export class KmsMasterKey implements MasterKey {
         return { key, iv: counterBlockFromDecimal(start.plaintext, headers.start) };
       } catch (cause) {
         throw new CseError(
-          cause instanceof CseError ? cause.code : ErrorCode.ENVELOPE_BAD_NUMBER,
+          cause instanceof CseError ? cause.cseCode : ErrorCode.ENVELOPE_BAD_NUMBER,
           `KMS key ${this.name} unwrapped a V1 start that is not a decimal counter below 2^128`,
           { ...where(headers.start), cause },
         );

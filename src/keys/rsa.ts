@@ -24,7 +24,7 @@ import { CseError, ErrorCode } from '../errors.js';
 import { decodeBase64Strict, encodeBase64 } from '../format/base64.js';
 import { GuideHeader, V1Header, V2Header, WrapAlgorithm } from '../format/headers.js';
 import { DATA_KEY_SIZE, IV_SIZE, counterBlockFromDecimal } from '../format/layout.js';
-import type { ContentMaterial, Envelope, EnvelopeVersion, MatDesc, WrapScheme, WrappedMaterial } from '../format/types.js';
+import type { ContentMaterial, Envelope, EnvelopeVersion, MatDesc, WrappedMaterial } from '../format/types.js';
 import type { MasterKey, UnwrapContext } from './master-key.js';
 import { firstPemBlock } from './pem.js';
 
@@ -351,50 +351,29 @@ export class RsaMasterKey implements MasterKey {
     if (this.#privateKey === undefined) {
       throw new CseError(ErrorCode.KEY_UNUSABLE, `RSA key ${this.name} has no private key, so it cannot unwrap`, contextOf(object, headers.key));
     }
-    const key = this.#unwrapValue(this.#privateKey, envelope.wrappedKey, scheme, headers.key, object, DATA_KEY_SIZE);
-    if (key.length !== DATA_KEY_SIZE) {
-      const got = key.length;
-      key.fill(0);
-      throw new CseError(
-        ErrorCode.UNWRAP_BAD_LENGTH,
-        `RSA key ${this.name} unwrapped a ${got}-byte data key, expected ${DATA_KEY_SIZE}`,
-        contextOf(object, headers.key),
-      );
-    }
-    let start: Uint8Array;
-    try {
-      start = this.#unwrapValue(
-        this.#privateKey,
-        envelope.wrappedStart,
-        scheme,
-        headers.start,
-        object,
-        envelope.version === 'v2' ? IV_SIZE : undefined,
-      );
-    } catch (e) {
-      key.fill(0);
-      throw e;
-    }
-    if (envelope.version === 'v2') {
-      if (start.length !== IV_SIZE) {
-        const got = start.length;
-        key.fill(0);
-        start.fill(0);
-        throw new CseError(
-          ErrorCode.UNWRAP_BAD_LENGTH,
-          `RSA key ${this.name} unwrapped a ${got}-byte IV, expected ${IV_SIZE}`,
-          contextOf(object, headers.start),
-        );
-      }
-      return { key, iv: start };
-    }
+    // Structural checks first, on both values: base64, size and "below the modulus" are facts about the public
+    // header text, known to whoever wrote it, so naming the faulty header reveals nothing.
+    const keyCiphertext = this.#ciphertextOf(envelope.wrappedKey, headers.key, object);
+    const startCiphertext = this.#ciphertextOf(envelope.wrappedStart, headers.start, object);
+    const startLength = envelope.version === 'v2' ? IV_SIZE : undefined;
+    // From here on nothing may tell which value failed (issue 14 item 5): both private operations always run, their
+    // outcomes are folded into one flag without a branch on either, and every failure is the same error (same code,
+    // message and fields) whether the key, the start or both were bad.
+    const both = contextOf(object, `${headers.key}, ${headers.start}`);
+    const opened =
+      scheme === 'rsa-oaep-sha1'
+        ? this.#openOaep(this.#privateKey, keyCiphertext, startCiphertext, startLength, both)
+        : this.#openPkcs1(this.#privateKey, keyCiphertext, startCiphertext, startLength, both);
+    const { key, start } = opened;
+    if (envelope.version === 'v2') return { key, iv: start };
     // V1 / guide: the start is the ASCII decimal initial counter (oss2 ≤ 2.10 wrote OAEP(b"8"), `oss2-python.md` §3.1).
+    // Both values decrypted correctly here, so this failure concerns a value its writer chose: it may name the header.
     try {
       return { key, iv: counterBlockFromDecimal(Buffer.from(start).toString('latin1'), headers.start) };
     } catch (cause) {
       key.fill(0);
       throw new CseError(
-        cause instanceof CseError ? cause.code : ErrorCode.ENVELOPE_BAD_NUMBER,
+        cause instanceof CseError ? cause.cseCode : ErrorCode.ENVELOPE_BAD_NUMBER,
         `RSA key ${this.name} unwrapped a start that is not a decimal counter below 2^128`,
         { ...contextOf(object, headers.start), cause },
       );
@@ -403,15 +382,8 @@ export class RsaMasterKey implements MasterKey {
     }
   }
 
-  /** Decodes and decrypts one wrapped header value; returns a fresh copy of the plaintext. */
-  #unwrapValue(
-    privateKey: KeyObject,
-    value: string,
-    scheme: Exclude<WrapScheme, 'kms'>,
-    header: string,
-    object: string | undefined,
-    expectedLength: number | undefined,
-  ): Uint8Array {
+  /** Decodes a wrapped header value and checks it is a k-byte integer below the modulus (public facts only). */
+  #ciphertextOf(value: string, header: string, object: string | undefined): Uint8Array {
     const where = contextOf(object, header);
     let ciphertext: Uint8Array;
     try {
@@ -434,48 +406,114 @@ export class RsaMasterKey implements MasterKey {
         where,
       );
     }
-    if (scheme === 'rsa-oaep-sha1') {
-      let plain: Buffer;
-      try {
-        plain = privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, ciphertext);
-      } catch (cause) {
-        throw new CseError(
-          ErrorCode.UNWRAP_FAILED,
-          `RSA key ${this.name} could not unwrap the value (OAEP decryption failed: wrong key or corrupted value)`,
-          { ...where, cause },
-        );
-      }
-      const copy = new Uint8Array(plain);
-      plain.fill(0);
-      return copy;
-    }
-    // PKCS#1 v1.5: raw RSA, then our own constant-time unpadding (see `unpadPkcs1v15` for why).
-    let em: Buffer;
-    try {
-      em = privateDecrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, ciphertext);
-    } catch (cause) {
-      throw new CseError(ErrorCode.UNWRAP_FAILED, `RSA key ${this.name} could not unwrap the value (RSA decryption failed)`, {
-        ...where,
-        cause,
-      });
-    }
-    const { ok, messageStart } = unpadPkcs1v15(em);
-    // The message length is folded into the same single branch (XOR, no comparison branch): a distinct "valid
-    // padding, wrong length" error would be a padding oracle of its own, and a wrong key yields valid-looking padding
-    // once in ~65,000 tries, so the outcome for a wrong key is always the same error.
-    const lengthMismatch = expectedLength === undefined ? 0 : (em.length - messageStart) ^ expectedLength;
-    if (!ok || lengthMismatch !== 0) {
-      em.fill(0);
+    return ciphertext;
+  }
+
+  /**
+   * RSA-OAEP of both values. OpenSSL's OAEP decoding is constant time inside; we run both decryptions whatever the
+   * first one gave, and fail once for both. A wrong length after a *successful* OAEP decryption is a different code
+   * (ERR_CSE_UNWRAP_BAD_LENGTH): a valid OAEP block can only be made with the public key, so its length is known to
+   * its maker and is no oracle; it is still reported for both values at once.
+   */
+  #openOaep(
+    privateKey: KeyObject,
+    keyCiphertext: Uint8Array,
+    startCiphertext: Uint8Array,
+    startLength: number | undefined,
+    both: { object?: string; header: string },
+  ): { key: Uint8Array; start: Uint8Array } {
+    const key = oaepDecrypt(privateKey, keyCiphertext);
+    const start = oaepDecrypt(privateKey, startCiphertext);
+    // One flag for both outcomes: `|` on numbers, never `||` (which would skip the second test).
+    const failed = (key === undefined ? 1 : 0) | (start === undefined ? 1 : 0);
+    if (failed !== 0 || key === undefined || start === undefined) {
+      key?.fill(0);
+      start?.fill(0);
       throw new CseError(
         ErrorCode.UNWRAP_FAILED,
-        `RSA key ${this.name} could not unwrap the value (invalid PKCS#1 v1.5 padding or not a ` +
-          `${expectedLength === undefined ? 'well-formed' : `${expectedLength}-byte`} value: wrong key or corrupted value)`,
-        where,
+        `RSA key ${this.name} could not unwrap the data key and IV (OAEP decryption failed: wrong key or corrupted values)`,
+        both,
       );
     }
-    const message = new Uint8Array(em.subarray(messageStart));
-    em.fill(0);
-    return message;
+    const wrongLength = (key.length ^ DATA_KEY_SIZE) | (startLength === undefined ? 0 : start.length ^ startLength);
+    if (wrongLength !== 0) {
+      key.fill(0);
+      start.fill(0);
+      throw new CseError(
+        ErrorCode.UNWRAP_BAD_LENGTH,
+        `RSA key ${this.name} unwrapped a data key and IV of the wrong size (expected a ${DATA_KEY_SIZE}-byte key` +
+          `${startLength === undefined ? '' : ` and a ${startLength}-byte IV`})`,
+        both,
+      );
+    }
+    return { key, start };
+  }
+
+  /**
+   * PKCS#1 v1.5 of both values: raw RSA of each (always both), our constant-time unpadding of each (see
+   * {@link unpadPkcs1v15}), and the message lengths folded into the same flag (XOR, no comparison branch): a distinct
+   * "valid padding, wrong length" error would be a padding oracle of its own, and a wrong key yields valid-looking
+   * padding once in ~65,000 tries, so the outcome for a wrong key is always the same error.
+   */
+  #openPkcs1(
+    privateKey: KeyObject,
+    keyCiphertext: Uint8Array,
+    startCiphertext: Uint8Array,
+    startLength: number | undefined,
+    both: { object?: string; header: string },
+  ): { key: Uint8Array; start: Uint8Array } {
+    const k = this.#modulus.length;
+    const keyBlock = rawDecrypt(privateKey, keyCiphertext, k);
+    const startBlock = rawDecrypt(privateKey, startCiphertext, k);
+    const keyPad = unpadPkcs1v15(keyBlock.em);
+    const startPad = unpadPkcs1v15(startBlock.em);
+    const invalid =
+      keyBlock.failed |
+      startBlock.failed |
+      (keyPad.ok ? 0 : 1) |
+      (startPad.ok ? 0 : 1) |
+      ((keyBlock.em.length - keyPad.messageStart) ^ DATA_KEY_SIZE) |
+      (startLength === undefined ? 0 : (startBlock.em.length - startPad.messageStart) ^ startLength);
+    if (invalid !== 0) {
+      keyBlock.em.fill(0);
+      startBlock.em.fill(0);
+      throw new CseError(
+        ErrorCode.UNWRAP_FAILED,
+        `RSA key ${this.name} could not unwrap the data key and IV (invalid PKCS#1 v1.5 padding or a value of the wrong ` +
+          'size: wrong key or corrupted values)',
+        both,
+      );
+    }
+    const key = new Uint8Array(keyBlock.em.subarray(keyPad.messageStart));
+    const start = new Uint8Array(startBlock.em.subarray(startPad.messageStart));
+    keyBlock.em.fill(0);
+    startBlock.em.fill(0);
+    return { key, start };
+  }
+}
+
+/** OAEP-SHA1 decryption; `undefined` when it fails (never throws, so the caller always runs the second one). */
+function oaepDecrypt(privateKey: KeyObject, ciphertext: Uint8Array): Uint8Array | undefined {
+  try {
+    const plain = privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, ciphertext);
+    const copy = new Uint8Array(plain);
+    plain.fill(0);
+    return copy;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Raw RSA (`RSA_NO_PADDING`: Node refuses PKCS#1 v1.5 private decryption, CVE-2023-46809). It does not fail for an
+ * input below the modulus (checked before); should it ever, a zero block of the same size stands in, which the
+ * unpadding rejects, and `failed` is set, so the work done is the same either way.
+ */
+function rawDecrypt(privateKey: KeyObject, ciphertext: Uint8Array, k: number): { em: Buffer; failed: number } {
+  try {
+    return { em: privateDecrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, ciphertext), failed: 0 };
+  } catch {
+    return { em: Buffer.alloc(k), failed: 1 };
   }
 }
 

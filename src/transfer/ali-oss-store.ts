@@ -21,6 +21,7 @@ import OSS from 'ali-oss';
 import { CseError, ErrorCode, TransferError } from '../errors.js';
 import { OssHeader, USER_AGENT_SUFFIX } from '../format/headers.js';
 import { abortedError, onAbort, throwIfAborted } from './abort.js';
+import { hasCallback } from './callback.js';
 import type {
   CompletePart,
   CompleteResponse,
@@ -154,6 +155,9 @@ interface AliError {
   status?: number;
   code?: string;
   requestId?: string;
+  hostId?: string;
+  ecCode?: string;
+  params?: unknown;
 }
 
 interface AgentLike {
@@ -291,7 +295,8 @@ export class AliOssStore implements ObjectStore, MultipartStore {
       else headers['Content-Length'] = String(request.body.length);
     }
     const result = await this.#call(what, location, options, params, stream);
-    return toStoreResponse(result);
+    const response = toStoreResponse(result);
+    return hasCallback(headers) ? { ...response, callbackBody: bodyBytes(result.data) } : response;
   }
 
   /**
@@ -310,6 +315,8 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     if (result.status !== 200 && result.status !== 206 && result.status !== 304) {
       const data = await readBounded(body, MAX_ERROR_BODY);
       const aliError = await this.#client.requestError({ status: result.status, headers: result.headers, data });
+      // ali-oss's own request layer attaches the request parameters to every error answer (`lib/client.js` request).
+      aliError.params = params;
       throw convertError(aliError, what, location, signal);
     }
     // Keep the abort hook until the body is consumed or destroyed.
@@ -537,8 +544,11 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     uploadId: string,
     parts: readonly CompletePart[],
     options: CallOptions = {},
+    headers: Readonly<Record<string, string>> = {},
   ): Promise<CompleteResponse> {
     const what = `CompleteMultipartUpload ${describe(location)}`;
+    // With an upload callback OSS answers with the callback server's body, not XML (ali-oss `completeMultipartUpload`).
+    const callback = hasCallback(headers);
     const xml = [
       '<?xml version="1.0" encoding="UTF-8"?>',
       '<CompleteMultipartUpload>',
@@ -548,9 +558,11 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     const params = this.#base('POST', location, {}, options, [200], { uploadId });
     params.content = Buffer.from(xml, 'utf8');
     params.mime = 'xml';
-    params.xmlResponse = true;
+    params.xmlResponse = !callback;
+    Object.assign(params.headers, headers);
     const result = await this.#call(what, location, options, params);
     const response = toStoreResponse(result);
+    if (callback) return { ...response, etag: response.headers[OssHeader.ETAG], callbackBody: bodyBytes(result.data) };
     return { ...response, etag: response.headers[OssHeader.ETAG] ?? xmlText(xmlRecord(result.data).ETag) };
   }
 
@@ -930,7 +942,9 @@ const RETRYABLE_CODES = new Set([
 ]);
 
 /**
- * Converts whatever `ali-oss` (or the network) threw into our error types.
+ * Converts whatever `ali-oss` (or the network) threw into our error types, keeping ali-oss's `name`, `code`,
+ * `status`, `requestId`, `hostId`, `ecCode` and `params` (docs/errors.md): ported error handling then takes the same
+ * branch. A 416 (`InvalidRange`) is classified `ERR_CSE_RANGE_NOT_SATISFIABLE`, everything else `ERR_CSE_TRANSFER`.
  * @internal
  */
 export function convertError(e: unknown, what: string, location: ObjectLocation, signal: AbortSignal | undefined): CseError {
@@ -938,31 +952,48 @@ export function convertError(e: unknown, what: string, location: ObjectLocation,
   if (signal?.aborted === true) return abortedError(what, signal);
   const err = (typeof e === 'object' && e !== null ? e : {}) as AliError;
   const status = typeof err.status === 'number' ? err.status : undefined;
-  const code = typeof err.code === 'string' && err.code !== '' ? err.code : undefined;
-  const requestId = typeof err.requestId === 'string' && err.requestId !== '' ? err.requestId : undefined;
+  const code = nonEmptyString(err.code);
+  const name = nonEmptyString(err.name);
+  const requestId = nonEmptyString(err.requestId);
+  const hostId = nonEmptyString(err.hostId);
+  const ecCode = nonEmptyString(err.ecCode);
   const object = location.key === '' ? {} : { object: location.key };
   const message = typeof err.message === 'string' ? err.message : String(e);
-  if (status === 416 || code === 'InvalidRange') {
-    return new CseError(ErrorCode.RANGE_NOT_SATISFIABLE, `${what}: the requested range is not satisfiable (${message})`, {
-      ...object,
-      cause: e,
-    });
-  }
   const network = status === undefined || status < 100;
-  const retryable = network || (status >= 500 && status !== 501) || status === 429 || (code !== undefined && RETRYABLE_CODES.has(code));
-  const parts = [
-    `${what} failed`,
-    network ? '' : ` with HTTP ${status}`,
-    code === undefined ? '' : ` ${code}`,
-    `: ${message}`,
-    requestId === undefined ? '' : ` (request id ${requestId})`,
-  ];
+  const range = status === 416 || code === 'InvalidRange';
+  const retryable =
+    !range && (network || (status >= 500 && status !== 501) || status === 429 || (code !== undefined && RETRYABLE_CODES.has(code)));
+  const parts = range
+    ? [`${what}: the requested range is not satisfiable (${message})`]
+    : [
+        `${what} failed`,
+        network ? '' : ` with HTTP ${status}`,
+        code === undefined ? '' : ` ${code}`,
+        `: ${message}`,
+        requestId === undefined ? '' : ` (request id ${requestId})`,
+      ];
   return new TransferError(parts.join(''), {
     ...object,
-    ...(status === undefined || network ? {} : { status }),
-    ...(code === undefined ? {} : { ossCode: code }),
+    ...(status === undefined ? {} : { status }),
+    // An OSS code is one from an answer; a network failure's `code` is urllib's error name.
+    ...(code === undefined || network ? {} : { ossCode: code }),
+    ...(code === undefined ? {} : { aliCode: code }),
+    ...(name === undefined || name === 'Error' ? {} : { aliName: name }),
     ...(requestId === undefined ? {} : { requestId }),
+    ...(hostId === undefined ? {} : { hostId }),
+    ...(ecCode === undefined ? {} : { ecCode }),
+    ...(err.params === undefined ? {} : { params: err.params }),
+    ...(range ? { cseCode: ErrorCode.RANGE_NOT_SATISFIABLE } : {}),
     retryable,
     cause: e,
   });
+}
+
+function bodyBytes(data: unknown): Uint8Array | undefined {
+  if (data instanceof Uint8Array) return data;
+  return typeof data === 'string' ? Buffer.from(data, 'utf8') : undefined;
+}
+
+function nonEmptyString(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }

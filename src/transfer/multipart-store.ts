@@ -169,6 +169,7 @@ export interface MultipartStore {
     uploadId: string,
     parts: readonly CompletePart[],
     options?: CallOptions,
+    headers?: Readonly<Record<string, string>>,
   ): Promise<CompleteResponse>;
   /**
    * AbortMultipartUpload.

@@ -61,7 +61,7 @@ import {
   type UploadedPart,
 } from './multipart.js';
 import { checkParallel, retryPolicy, withRetries, type RetryPolicy } from './retry.js';
-import type { ObjectLocation, StoreResponse } from './store.js';
+import type { ObjectLocation, ResponseInfo, StoreResponse } from './store.js';
 import { inspectGoneUpload } from './upload-gone.js';
 import { writeEncrypted } from './write.js';
 
@@ -81,24 +81,57 @@ export type UploadSource =
   | { readonly kind: 'bytes'; readonly bytes: Uint8Array }
   | { readonly kind: 'stream'; readonly stream: AsyncIterable<Uint8Array>; readonly length: number };
 
-/** What a progress callback learns. */
+/** What a progress callback learns (also carried by every {@link MultipartUploadCheckpoint}). */
 export interface UploadProgressInfo {
   /** Plaintext bytes acknowledged by OSS so far (resumed parts included). */
   readonly bytes: number;
   /** The object's size. */
   readonly totalBytes: number;
-  /** The part just finished; undefined for the final call after Complete. */
+  /** The part just finished; undefined for the call after Initiate. */
   readonly part: UploadedPart | undefined;
   /** The upload id (undefined for a single PUT). */
   readonly uploadId: string | undefined;
 }
 
+/** A finished part as ali-oss's checkpoint lists it. */
+export interface DonePart {
+  /** Part number, 1-based. */
+  readonly number: number;
+  /** The part's ETag (quoted, as OSS returns it). */
+  readonly etag: string;
+}
+
 /**
- * Progress callback (ali-oss style): `fraction` from 0 to 1. It is awaited; if it throws, the upload stops (parts in
- * flight finish) and the callback's error is thrown; the upload is kept when resumable (a checkpoint or a named upload
- * id), aborted otherwise.
+ * The checkpoint `progress` receives: ali-oss's shape (`file`, `name`, `fileSize`, `partSize`, `uploadId`,
+ * `doneParts`) and, besides, oss-cse's own {@link UploadCheckpoint} record (the **wrapped** envelope, the source's size
+ * and mtime, the parts with their CRC-64) and the {@link UploadProgressInfo} counters. Plain JSON, never key material.
+ * Pass it back as `options.checkpoint` to resume the upload, as ali-oss documents (file sources only).
  */
-export type UploadProgress = (fraction: number, info: UploadProgressInfo) => void | Promise<void>;
+export interface MultipartUploadCheckpoint extends UploadCheckpoint, UploadProgressInfo {
+  /** The file path being uploaded (ali-oss's `file`); null for bytes and streams, which cannot be resumed this way. */
+  readonly file: string | null;
+  /** The object key (ali-oss's `name`). */
+  readonly name: string;
+  /** The plaintext size (ali-oss's `fileSize`). */
+  readonly fileSize: number;
+  /** The multipart upload id. */
+  readonly uploadId: string;
+  /** The finished parts, ascending (ali-oss's `doneParts`). */
+  readonly doneParts: readonly DonePart[];
+}
+
+/**
+ * Progress callback, as ali-oss calls it: `progress(p, checkpoint, res)`. `p` is `0` after Initiate, then
+ * `doneParts / (parts + 1)` after each part (so below 1 until the upload is complete), and `1` exactly once, after
+ * Complete (or the single PutObject of a small object), with `checkpoint` null. `res` is the response of the request
+ * that just finished. It is awaited; if it throws, the upload stops (parts in flight finish) and the callback's error
+ * is thrown; the upload is kept when resumable (a checkpoint or a named upload id), aborted otherwise.
+ */
+export type UploadProgress = (
+  p: number,
+  checkpoint: MultipartUploadCheckpoint | null,
+  res: ResponseInfo | undefined,
+) => void | Promise<void>;
 
 /** Options of {@link multipartUpload}. */
 export interface MultipartUploadOptions {
@@ -126,6 +159,8 @@ export interface MultipartUploadOptions {
   readonly mime?: string | undefined;
   /** Progress callback. */
   readonly progress?: UploadProgress | undefined;
+  /** Upload callback headers (`x-oss-callback`…), sent on Complete, or on the PutObject of a one-part object. */
+  readonly callbackHeaders?: Readonly<Record<string, string>> | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly timeout?: number | undefined;
   /** Least milliseconds between checkpoint writes (default 1000; 0 writes after every part). */
@@ -471,7 +506,7 @@ export async function multipartUpload(
           const gone = await inspectGoneUpload(store, location, saved, file.size, checkpointStore.description, call);
           await checkpointStore.remove();
           if (gone.kind === 'complete') {
-            await options.progress?.(1, { bytes: dataSize, totalBytes: dataSize, part: undefined, uploadId: saved.uploadId });
+            await options.progress?.(1, null, gone.response.res);
             return {
               method: 'multipart',
               uploadId: saved.uploadId,
@@ -527,6 +562,7 @@ export async function multipartUpload(
   }
 
   const resumed = context !== undefined;
+  let initiatedRes: ResponseInfo | undefined;
   if (context === undefined) {
     const initiated = await initiateEncryptedUpload(store, location, {
       masterKey: options.masterKey,
@@ -542,6 +578,7 @@ export async function multipartUpload(
     });
     context = initiated.context;
     wrappedBy = keyInfoOf(options.masterKey);
+    initiatedRes = initiated.response.res;
   }
   const ctx = context;
   const count = partCount(ctx.dataSize, ctx.partSize);
@@ -560,6 +597,20 @@ export async function multipartUpload(
     updatedAt: new Date().toISOString(),
     ...(wrappedBy === undefined ? {} : { wrappedBy }),
   });
+  const progressCheckpoint = (bytes: number, part: UploadedPart | undefined): MultipartUploadCheckpoint => {
+    const record = snapshot();
+    if (file !== undefined) state.handedOut = true;
+    return {
+      ...record,
+      file: file?.path ?? null,
+      name: location.key,
+      fileSize: ctx.dataSize,
+      doneParts: record.parts.map((p) => ({ number: p.partNumber, etag: p.etag })),
+      bytes,
+      totalBytes: ctx.dataSize,
+      part,
+    };
+  };
   // From here on the upload exists on OSS: every failure either leaves it resumable (a record to resume from, or an
   // upload id the caller named) or aborts it, so that no unfinished upload is left behind unnoticed.
   const state: AfterInitiate = {
@@ -567,6 +618,7 @@ export async function multipartUpload(
     checkpointFailure: undefined,
     discard: false,
     completed: false,
+    handedOut: false,
   };
   const saveCheckpoint = async (throttled: boolean): Promise<void> => {
     if (saver === undefined || checkpointStore === undefined) return;
@@ -582,7 +634,11 @@ export async function multipartUpload(
 
   let sourceReader: PartSource | undefined;
   try {
-    if (!resumed) await saveCheckpoint(false);
+    if (!resumed) {
+      await saveCheckpoint(false);
+      // ali-oss reports 0 with the fresh checkpoint right after Initiate (`lib/managed-upload.js`).
+      await options.progress?.(0, progressCheckpoint(0, undefined), initiatedRes);
+    }
     sourceReader =
       source.kind === 'file'
         ? new FileSource(await openFile(source.path), source.path)
@@ -609,6 +665,7 @@ export async function multipartUpload(
       policy,
       options,
       onPart: async () => saveCheckpoint(true),
+      progressCheckpoint,
       unverified,
     });
     if (run.stopped !== undefined) throw run.stopped;
@@ -627,10 +684,11 @@ export async function multipartUpload(
       signal: options.signal,
       timeout: options.timeout,
       retry: policy,
+      headers: options.callbackHeaders,
     });
     state.completed = true;
     await checkpointStore?.remove();
-    await options.progress?.(1, { bytes: dataSize, totalBytes: dataSize, part: undefined, uploadId: ctx.uploadId });
+    await options.progress?.(1, null, completed.response.res);
     return {
       method: 'multipart',
       uploadId: ctx.uploadId,
@@ -674,6 +732,11 @@ interface AfterInitiate {
   discard: boolean;
   /** Complete succeeded. */
   completed: boolean;
+  /**
+   * `progress` was handed a checkpoint of a file upload: the caller can resume with it, as with ali-oss (which never
+   * aborts a failed multipart upload), so the upload is kept.
+   */
+  handedOut: boolean;
 }
 
 /** Parts failed for good: turned into a {@link MultipartUploadError} once the upload's fate is known. */
@@ -717,7 +780,10 @@ async function endFailedUpload(
 ): Promise<unknown> {
   const { store, location, context, options, state, checkpoint } = input;
   const id = context.uploadId;
-  const keep = !state.discard && (state.recorded || options.uploadId !== undefined);
+  // A checkpoint handed to `progress` keeps the upload as ali-oss would, except when the caller's own signal stopped
+  // it: cancelling an upload nothing else records still cleans up after itself.
+  const cancelled = e instanceof CseError && e.cseCode === ErrorCode.ABORTED;
+  const keep = !state.discard && (state.recorded || (state.handedOut && !cancelled) || options.uploadId !== undefined);
   let checkpointError: unknown;
   let abortError: unknown;
   if (keep) {
@@ -743,7 +809,9 @@ async function endFailedUpload(
     : keep && state.recorded && checkpoint !== undefined
       ? `upload ${id} is kept: resume it with the checkpoint ${checkpoint.description}` +
         (state.checkpointFailure === undefined && checkpointError === undefined ? '' : ' (as last saved)')
-      : `upload ${id} is kept: resume it with uploadId, or abort it`;
+      : state.handedOut && options.uploadId === undefined
+        ? `upload ${id} is kept: resume it with the checkpoint progress received (options.checkpoint), or abort it`
+        : `upload ${id} is kept: resume it with uploadId, or abort it`;
   const notes = [
     ...(abortError === undefined ? [] : [`aborting it failed too: ${messageOf(abortError)}`]),
     ...(checkpointError === undefined ? [] : [`saving the checkpoint failed too: ${messageOf(checkpointError)}`]),
@@ -757,7 +825,7 @@ async function endFailedUpload(
     });
   }
   const suffix = `${fate}${notes.length === 0 ? '' : ` (${notes.join('; ')})`}`;
-  if (e instanceof CseError && e.code === ErrorCode.ABORTED) {
+  if (e instanceof CseError && e.cseCode === ErrorCode.ABORTED) {
     return new CseError(
       ErrorCode.ABORTED,
       `multipart upload ${id} of ${describe(location)} was stopped by its abort signal after ${input.done.size} of ${input.count} parts; ${suffix}`,
@@ -803,14 +871,14 @@ async function singlePut(
         : { kind: 'stream', stream: source.kind === 'stream' ? source.stream : (fileStream as AsyncIterable<Uint8Array>), length: dataSize },
       {
         masterKey: options.masterKey,
-        headers: options.headers ?? {},
+        headers: { ...(options.headers ?? {}), ...(options.callbackHeaders ?? {}) },
         meta: options.meta,
         mime: options.mime ?? (source.kind === 'file' ? source.path : undefined),
         signal: options.signal,
         timeout: options.timeout,
       },
     );
-    await options.progress?.(1, { bytes: dataSize, totalBytes: dataSize, part: undefined, uploadId: undefined });
+    await options.progress?.(1, null, written.response.res);
     return {
       method: 'put',
       uploadId: undefined,
@@ -894,6 +962,8 @@ interface RunInput {
   readonly policy: RetryPolicy;
   readonly options: MultipartUploadOptions;
   readonly onPart: () => Promise<void>;
+  /** The checkpoint handed to `progress` after a part. */
+  readonly progressCheckpoint: (bytes: number, part: UploadedPart | undefined) => MultipartUploadCheckpoint;
   /** Parts OSS has that could not be verified before the run (sequential sources): checked as they are read. */
   readonly unverified: ReadonlyMap<number, UploadedPart>;
 }
@@ -920,7 +990,7 @@ async function uploadParts(input: RunInput): Promise<RunOutcome> {
   const halted = (): boolean => stopped !== undefined || failures.length > 0 || signal?.aborted === true;
 
   const send = async (partNumber: number, bounds: PartBounds, buffered: Uint8Array | undefined): Promise<void> => {
-    let part: UploadedPart;
+    let part: UploadedPart & { readonly res: ResponseInfo };
     try {
       part = await withRetries(
         async () =>
@@ -940,14 +1010,18 @@ async function uploadParts(input: RunInput): Promise<RunOutcome> {
       else failures.push({ partNumber, error: e });
       return;
     }
-    done.set(partNumber, part);
+    const { res, ...uploaded } = part;
+    done.set(partNumber, uploaded);
     sent++;
     bytes += part.size;
     // The part is on OSS: what fails from here on (recording it, the caller's callback) is no failure of the part,
     // but stops the upload as itself.
     try {
       await input.onPart();
-      await options.progress?.(bytes / context.dataSize, { bytes, totalBytes: context.dataSize, part, uploadId: context.uploadId });
+      if (options.progress !== undefined) {
+        // ali-oss's fraction: finished parts over parts + 1, so that 1 is reported only after Complete.
+        await options.progress(done.size / (count + 1), input.progressCheckpoint(bytes, uploaded), res);
+      }
     } catch (e) {
       stopped ??= e instanceof Error ? e : new Error(String(e));
     }

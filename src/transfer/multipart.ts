@@ -32,7 +32,7 @@ import { Crc64, parseCrc64Header } from './crc64.js';
 import { Crc64Joiner } from './crc64-join.js';
 import type { ListedEncryption, ListedPart, MultipartStore, UploadPartResponse } from './multipart-store.js';
 import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from './retry.js';
-import type { ObjectLocation, ObjectStore, PutBody, StoreResponse } from './store.js';
+import type { ObjectLocation, ObjectStore, PutBody, ResponseInfo, StoreResponse } from './store.js';
 import { prepareWriteHeaders } from './write.js';
 
 /** The version of {@link MultipartContext} this library writes and reads. */
@@ -57,8 +57,8 @@ export interface MultipartContext {
   readonly partSize: number;
   /**
    * The client-side-encryption headers sent on Initiate: wrapped data key and IV, algorithms, matdesc (when known),
-   * data-size and part-size, and the unencrypted MD5 when the caller gave one. Every UploadPart repeats all of them
-   * but the unencrypted MD5 and length.
+   * data-size and part-size, the unencrypted length (= data-size) and the unencrypted MD5 when the caller gave one.
+   * Every UploadPart repeats all of them but the unencrypted MD5 and length.
    */
   readonly envelope: Readonly<Record<string, string>>;
 }
@@ -251,6 +251,10 @@ export async function initiateEncryptedUpload(
     dataSize,
     partSize,
     plaintextLength: dataSize,
+    // The completed object keeps Initiate's metadata (FORMAT.md §6), so the plaintext length stored here is checked
+    // by every whole read, as for a PutObject (issue 14 item 2). It always equals dataSize: Complete refuses parts
+    // that do not add up to it. (Go sends none on Initiate; a reader that ignores it loses nothing.)
+    unencryptedContentLength: dataSize,
     ...(md5 === undefined ? {} : { unencryptedContentMd5: md5 }),
     ...(options.contentMaterial === undefined ? {} : { contentMaterial: options.contentMaterial }),
   });
@@ -420,7 +424,7 @@ export async function uploadEncryptedPart(
   partNumber: number,
   plaintext: PartPlaintext,
   options: UploadPartOptions,
-): Promise<UploadedPart> {
+): Promise<UploadedPart & { readonly res: ResponseInfo }> {
   const what = `UploadPart ${partNumber} of ${describe(location)}`;
   throwIfAborted(options.signal, what);
   const bounds = contextPartBounds(context, partNumber, location);
@@ -450,7 +454,7 @@ export async function uploadEncryptedPart(
   const response = await sendPart(store, location, context, partNumber, body, options);
   if (crc.length !== bounds.size) throw wrongSize(context, partNumber, bounds, crc.length, location);
   checkPartCrc(response, crc, what, location);
-  return { partNumber, etag: response.etag, size: bounds.size, crc64: crc.toString() };
+  return { partNumber, etag: response.etag, size: bounds.size, crc64: crc.toString(), res: response.res };
 }
 
 /** In-memory parts up to this size are encrypted in one `update` and sent as one buffer (ali-oss's `content` path). */
@@ -648,6 +652,8 @@ export interface CompleteOptions {
   readonly timeout?: number | undefined;
   /** Retries of a transient Complete failure (default policy: 3). */
   readonly retry?: RetryPolicy | undefined;
+  /** Extra Complete request headers (the upload callback's `x-oss-callback`, `x-oss-callback-var`). */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
 }
 
 /** The result of {@link completeEncryptedUpload}. */
@@ -736,6 +742,7 @@ export async function completeEncryptedUpload(
           context.uploadId,
           parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag })),
           call,
+          options.headers ?? {},
         );
         return { response: r, etag: r.etag };
       } catch (e) {

@@ -7,7 +7,12 @@
  *    else (no range, an aligned start, a suffix `bytes=-n`, a value OSS ignores) is sent exactly as the caller
  *    wrote it, and its answer is served as it is: it *is* what a plain client gets.
  * 2. {@link planServe}: what to return, from what the *response* says it carries (its `Content-Range`, or the whole
- *    object when it has none), never from what we asked for. For a widened range the caller's own view is
+ *    object when it has none), never from what we asked for. But first the answer must be one the request allows
+ *    (issue 14 item 1): with no Range sent, only the whole object; with a Range sent, the span OSS gives for it
+ *    (under either range behaviour, FORMAT.md §5.1) or the whole object (OSS ignoring it). Anything else is
+ *    `inconsistent`: a server that answers `bytes 16-199999/200000` or `bytes 0-99/200000` to a whole-object GET
+ *    would otherwise have its prefix or tail served as if it were what was asked for, with the whole-object checks
+ *    (length, CRC-64, MD5) skipped because the answer is not whole. For a widened range the caller's own view is
  *    `resolveRange(caller's range, object size, standard)` (FORMAT.md §5.1); if the received bytes contain it, it is
  *    cut out of them; otherwise a second request is needed.
  *
@@ -112,20 +117,62 @@ export type ServePlan =
       readonly complete: boolean;
     }
   | { readonly kind: 'refetch' }
-  | { readonly kind: 'unsatisfiable'; readonly total: number };
+  | { readonly kind: 'unsatisfiable'; readonly total: number }
+  | {
+      readonly kind: 'inconsistent';
+      /** What was answered and what the request allowed, for the error message. */
+      readonly reason: string;
+    };
+
+/**
+ * Whether a response carrying `fetched` is an answer the request `sent` allows: the whole object, or exactly the
+ * span OSS gives for `sent` on an object of `fetched.total` bytes with either range behaviour (a server that does not
+ * honour `x-oss-range-behavior`, or honours RFC 9110 clipping without it, still answers consistently), reading the
+ * header strictly or with its blanks skipped.
+ *
+ * @returns `undefined` when consistent, else why not (for the error message)
+ */
+export function checkAnswerConsistent(sent: string | undefined, standard: boolean, fetched: FetchedSpan): string | undefined {
+  const total = fetched.total;
+  const whole = fetched.start === 0 && fetched.end === total - 1;
+  if (whole) return undefined;
+  const carried = fetched.partial ? `Content-Range bytes ${fetched.start}-${fetched.end}/${total}` : `${fetched.end + 1} bytes`;
+  if (sent === undefined) return `no Range was sent, so only the whole ${total}-byte object is a valid answer; got ${carried}`;
+  const range = parseRangeHeader(sent);
+  // Servers differ on blanks inside the value (`bytes= 1-2`): ours is strict (FORMAT.md §5.1), the embedded server
+  // and RFC-minded ones skip them. Either reading of the header is an answer to it.
+  const readings = [range, parseRangeHeader(sent.replace(/[ \t]/g, ''))];
+  for (const reading of readings) {
+    for (const behaviour of [standard, !standard]) {
+      const r = resolveRange(reading, total, behaviour);
+      if (r.status === 206 && r.start === fetched.start && r.end === fetched.end) return undefined;
+    }
+  }
+  const expected = resolveRange(range, total, standard);
+  const allowed = expected.status === 206 ? `bytes ${expected.start}-${expected.end}/${total} or the whole object` : 'the whole object';
+  return `Range ${JSON.stringify(sent)} allows ${allowed}; got ${carried}`;
+}
 
 /**
  * Decides what to return for `plan` given what the response carries.
  *
  * @param plan - from {@link planRead}
  * @param fetched - the response's span (from its `Content-Range`, or the whole object)
- * @returns serve (with the bytes to skip and keep), refetch (the caller's answer is not inside what arrived), or
- *   unsatisfiable (a plain client gets 416)
+ * @param sent - the request the response answers: `{ range }` with the Range header it carried (default
+ *   `{ range: plan.sendRange }`; `{ range: undefined }` for the second, whole-object request of the refetch case)
+ * @returns serve (with the bytes to skip and keep), refetch (the caller's answer is not inside what arrived),
+ *   unsatisfiable (a plain client gets 416), or inconsistent (the answer is not one the request allows: never serve it)
  */
-export function planServe(plan: ReadPlan, fetched: FetchedSpan): ServePlan {
+export function planServe(
+  plan: ReadPlan,
+  fetched: FetchedSpan,
+  sent: { readonly range: string | undefined } = { range: plan.sendRange },
+): ServePlan {
   const total = fetched.total;
-  if (plan.exact) {
-    // The caller's own request: serve the response as it is.
+  const reason = checkAnswerConsistent(sent.range, plan.standard, fetched);
+  if (reason !== undefined) return { kind: 'inconsistent', reason };
+  if (plan.exact && sent.range === plan.sendRange) {
+    // The caller's own request, answered consistently: serve the response as it is.
     const length = fetched.end - fetched.start + 1;
     return {
       kind: 'serve',

@@ -110,20 +110,34 @@ export async function readObject(store: ObjectStore, location: ObjectLocation, o
       requests = 2;
       if (response.status === 304) return notModified(response, location, requests);
       fetched = fetchedSpan(response, location);
-      serve = fetched === undefined ? wholeUnknownSize(plan) : planServe(plan, fetched);
-      if (serve.kind === 'refetch' || fetched?.partial === true) {
+      // The second request carries no Range: only the whole object answers it (planServe says `inconsistent` otherwise).
+      serve = fetched === undefined ? wholeUnknownSize(plan) : planServe(plan, fetched, { range: undefined });
+      if (serve.kind === 'refetch') {
         throw new TransferError(`GET ${describe(location)}: the server did not return the whole object when asked`, {
           object: location.key,
           status: response.status,
         });
       }
     }
+    if (serve.kind === 'inconsistent') {
+      // Issue 14 item 1: never serve (or decrypt) an answer the request does not allow.
+      throw new CseError(ErrorCode.INTEGRITY, `GET ${describe(location)}: the answer does not match the request: ${serve.reason}`, {
+        object: location.key,
+        header: OssHeader.CONTENT_RANGE,
+      });
+    }
     if (serve.kind === 'unsatisfiable') {
-      throw new CseError(
-        ErrorCode.RANGE_NOT_SATISFIABLE,
+      // A plain client gets OSS's 416 InvalidRange here: the same shape (docs/errors.md).
+      throw new TransferError(
         `the range ${JSON.stringify(rangeValue)} starts at or past the end of the ${serve.total}-byte object ` +
           '(x-oss-range-behavior: standard)',
-        { object: location.key },
+        {
+          object: location.key,
+          status: 416,
+          aliCode: 'InvalidRange',
+          aliName: 'InvalidRangeError',
+          cseCode: ErrorCode.RANGE_NOT_SATISFIABLE,
+        },
       );
     }
     const version = detectEnvelopeVersion(response.headers, { object: location.key });
@@ -136,7 +150,7 @@ export async function readObject(store: ObjectStore, location: ObjectLocation, o
     const envelope = encrypted ? parseEnvelope(response.headers, { object: location.key }) : undefined;
     const receivedStart = fetched?.start ?? 0;
     const expectedLength = fetched === undefined ? undefined : fetched.end - fetched.start + 1;
-    const crcHeader = serve.complete && receivedStart === 0 ? parseCrc64Header(response.headers[OssHeader.CRC64]) : undefined;
+    const crcHeader = serve.complete && receivedStart === 0 ? wholeObjectCrc(response.headers, location) : undefined;
     // The key is unwrapped now (a wrong key fails the call, not the body's first read); the body is read lazily.
     const decryptor =
       envelope === undefined
@@ -231,6 +245,25 @@ function fetchedSpan(response: GetResponse, location: ObjectLocation): FetchedSp
   }
   const total = Number(length);
   return { start: 0, end: total - 1, total, partial: false };
+}
+
+/**
+ * The CRC-64 a whole-object answer declares. Absent: `undefined` (objects written by some tools have none). Present
+ * but unparsable: an integrity error, not a silently skipped check (issue 14 item 1): a server or proxy that mangles
+ * it could otherwise switch the check off.
+ */
+function wholeObjectCrc(headers: ResponseHeaders, location: ObjectLocation): bigint | undefined {
+  const value = headers[OssHeader.CRC64];
+  if (value === undefined) return undefined;
+  const crc = parseCrc64Header(value);
+  if (crc === undefined) {
+    throw new CseError(
+      ErrorCode.INTEGRITY,
+      `GET ${describe(location)}: the whole-object answer carries an unusable CRC-64 ${JSON.stringify(value)}, so it cannot be checked`,
+      { object: location.key, header: OssHeader.CRC64 },
+    );
+  }
+  return crc;
 }
 
 /** A whole-object answer of unknown length: fine when the caller asked for the whole object. */

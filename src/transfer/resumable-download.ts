@@ -166,7 +166,7 @@ export class DownloadError extends CseError {
    */
   constructor(location: ObjectLocation, failures: readonly { readonly partNumber: number; readonly error: unknown }[], checkpoint: string | undefined) {
     const first = failures[0]?.error;
-    const codes = new Set(failures.map((f) => (f.error instanceof CseError ? f.error.code : ErrorCode.TRANSFER)));
+    const codes = new Set(failures.map((f) => (f.error instanceof CseError ? f.error.cseCode : ErrorCode.TRANSFER)));
     const [only] = codes;
     const list = failures.map((f) => `range ${f.partNumber}: ${f.error instanceof Error ? f.error.message : String(f.error)}`).join('; ');
     super(
@@ -240,6 +240,13 @@ export async function resumableDownload(
     );
   }
   const objectCrc = head.headers[OssHeader.CRC64];
+  if (objectCrc !== undefined && parseCrc64Header(objectCrc) === undefined) {
+    // Present but unusable: an integrity error before anything is fetched, never a silently skipped check (issue 14).
+    throw new CseError(ErrorCode.INTEGRITY, `${what}: the object's CRC-64 ${JSON.stringify(objectCrc)} is unusable, so it cannot be checked`, {
+      object: location.key,
+      header: OssHeader.CRC64,
+    });
+  }
   const encrypted = detectEnvelopeVersion(head.headers, { object: location.key }) !== null;
   if (!encrypted && options.requireEncrypted) {
     throw new CseError(ErrorCode.NOT_ENCRYPTED, 'the object has no client-side-encryption headers (requireEncrypted is set)', {
@@ -381,6 +388,7 @@ export async function resumableDownload(
         parts.map((p) => ({ crc64: BigInt(p.crc64), size: rangeOf(p.partNumber, partSize, size).end - rangeOf(p.partNumber, partSize, size).start })),
       );
       const expectedCrc = parseCrc64Header(objectCrc);
+
       if (expectedCrc !== undefined && expectedCrc !== joined) {
         throw new CseError(
           ErrorCode.INTEGRITY,
@@ -430,7 +438,7 @@ export async function resumableDownload(
       }
       const body = response.body;
       try {
-        checkAnswer(response.status, response.headers, start, end, label);
+        checkAnswer(response.status, response.headers, start, end, size, label);
         const cipher = material === undefined ? undefined : createCtrCipher(material.key, material.iv, start);
         const crc = new Crc64();
         let at = start;
@@ -473,17 +481,23 @@ export async function resumableDownload(
   }
 }
 
-/** The answer must carry exactly the range asked for (a whole-object 200 only when the range is the whole object). */
-function checkAnswer(status: number, headers: ResponseHeaders, start: number, end: number, label: string): void {
+/**
+ * The answer must carry exactly the range asked for, of an object of the size the HEAD gave (issue 14 item 1): a
+ * 206 whose Content-Range is `bytes start-(end-1)/size`, or a 200 only when the range is the whole object and its
+ * Content-Length is that size. A 200 of `end` bytes for a first range that is not the whole object would otherwise
+ * pass as that range (a server "ignoring" the Range but sending a prefix).
+ */
+function checkAnswer(status: number, headers: ResponseHeaders, start: number, end: number, size: number, label: string): void {
   const contentRange = headers[OssHeader.CONTENT_RANGE];
   if (status === 206 && contentRange !== undefined) {
     const parsed = parseContentRange(contentRange);
-    if (parsed !== null && parsed.start === start && parsed.end === end - 1) return;
-  } else if (status === 200 && start === 0 && headers[OssHeader.CONTENT_LENGTH] === String(end)) {
+    if (parsed !== null && parsed.start === start && parsed.end === end - 1 && parsed.total === size) return;
+  } else if (status === 200 && contentRange === undefined && start === 0 && end === size && headers[OssHeader.CONTENT_LENGTH] === String(size)) {
     return;
   }
   throw new TransferError(
-    `${label}: the server answered ${status} ${contentRange === undefined ? 'without Content-Range' : `with ${contentRange}`}`,
+    `${label}: the server answered ${status} ${contentRange === undefined ? 'without Content-Range' : `with ${contentRange}`}` +
+      ` (expected bytes ${start}-${end - 1}/${size})`,
     { retryable: true, status },
   );
 }

@@ -46,7 +46,7 @@ export function isTransient(e: unknown): boolean {
   if (!(e instanceof CseError)) return false;
   // The store marks network errors and 5xx/429 answers retryable; the transfers mark a CRC mismatch or a short body
   // (bytes damaged or lost on the way) retryable too, but never "the object changed".
-  return e.code !== ErrorCode.ABORTED && e.retryable;
+  return e.cseCode !== ErrorCode.ABORTED && e.retryable;
 }
 
 /** Sleeps `ms`, or fails with ERR_CSE_ABORTED as soon as `signal` fires. */

@@ -88,7 +88,7 @@ export interface RewrapKeyInfo {
 export interface RewrapObjectResult {
   /** Object key. */
   readonly name: string;
-  /** `rewrapped` (or, in a dry run, would be), `skipped` or `failed` (only in {@link rewrapPrefix} results). */
+  /** `rewrapped` (or, in a dry run, would be), `skipped` or `failed` (only in {@link EncryptionClient.rewrapPrefix} results). */
   readonly status: 'rewrapped' | 'skipped' | 'failed';
   /** True when nothing was written (dry run). */
   readonly dryRun: boolean;
@@ -123,19 +123,19 @@ export interface RewrapOptions extends CallOptions {
 
 /** Options of `EncryptionClient.rewrapPrefix`. */
 export interface RewrapPrefixOptions extends RewrapOptions {
-  /** Objects handled at once, 1–64 (default {@link DEFAULT_REWRAP_PARALLEL}). */
+  /** Objects handled at once, 1–64 (default 4). */
   readonly parallel?: number;
   /** Called once per object, in completion order (progress and reporting). */
   readonly onObject?: (result: RewrapObjectResult) => void;
 }
 
-/** Options of {@link rewrapObject}: {@link RewrapOptions} plus the old keys. */
+/** Options of {@link EncryptionClient.rewrap}: {@link RewrapOptions} plus the old keys. */
 export interface RewrapObjectOptions extends RewrapOptions {
   /** The keys that open the objects' current envelopes (the target may be among them). */
   readonly keys: KeyRing;
 }
 
-/** The summary of {@link rewrapPrefix}. */
+/** The summary of {@link EncryptionClient.rewrapPrefix}. */
 export interface RewrapPrefixResult {
   /** Objects handled (rewrapped + skipped + failed). */
   readonly total: number;
@@ -562,7 +562,7 @@ export async function rewrapPrefix(
         // An object in flight when the signal fired is neither done nor failed: a re-run takes it up.
         if (aborted()) return;
         const error = e instanceof CseError ? e : new CseError(ErrorCode.TRANSFER, messageOf(e), { object: next.value.name, cause: e });
-        result = { name: next.value.name, status: 'failed', dryRun, error, reason: `[${error.code}] ${error.message}` };
+        result = { name: next.value.name, status: 'failed', dryRun, error, reason: `[${error.cseCode}] ${error.message}` };
       }
       if (result.status === 'rewrapped') rewrapped++;
       else if (result.status === 'skipped') skipped++;

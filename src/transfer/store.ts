@@ -59,6 +59,8 @@ export interface StoreResponse {
   readonly requestId: string | undefined;
   /** The transport's response record (for `ali-oss`-shaped results). */
   readonly res: ResponseInfo;
+  /** The response body of a PutObject or Complete that asked for an upload callback (the callback server's answer). */
+  readonly callbackBody?: Uint8Array | undefined;
 }
 
 /** A request body: bytes, or a stream with its length when known (chunked transfer encoding otherwise). */

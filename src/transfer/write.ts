@@ -7,6 +7,7 @@
  * @packageDocumentation
  */
 
+import { createHash } from 'node:crypto';
 import { CseError, ErrorCode } from '../errors.js';
 import { isCryptoHeader } from '../format/envelope.js';
 import { OssHeader, USER_META_PREFIX } from '../format/headers.js';
@@ -36,6 +37,12 @@ export interface WriteEncryptedOptions {
   readonly mime?: string | undefined;
   /** The plaintext length the caller declares (ali-oss `contentLength`); moved to `unencrypted-content-length`. */
   readonly contentLength?: number | undefined;
+  /**
+   * The plaintext MD5 (base64) computed by the caller from an earlier read of the source, stored as
+   * `unencrypted-content-md5`. For a stream source (a file read again) the bytes streamed are hashed too, and the
+   * upload fails before its last chunk is sent when they differ (the file changed in between).
+   */
+  readonly plaintextMd5?: string | undefined;
   /** Abort signal. */
   readonly signal?: AbortSignal | undefined;
   /** Per-request timeout (ms). */
@@ -144,10 +151,21 @@ export async function writeEncrypted(
       object: location.key,
     });
   }
+  const computed = options.plaintextMd5;
+  if (computed !== undefined && md5 !== undefined && md5 !== computed) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, `the Content-MD5 header ${md5} differs from the MD5 of the source (${computed})`, {
+      object: location.key,
+      header: OssHeader.CONTENT_MD5,
+    });
+  }
+  const storedMd5 = computed ?? md5;
+  // The plaintext length is stored whenever it is known (bytes, a file, a stream with contentLength), as the Java SDK
+  // and our CLI do, so that every whole read checks it (issue 14 item 2; `oss-go-java.md` §4).
+  const storedLength = declared ?? sourceLength;
   const { envelope, headers: cryptoHeaders, material } = await sealEnvelope({
     masterKey: options.masterKey,
-    ...(md5 === undefined ? {} : { unencryptedContentMd5: md5 }),
-    ...(declared === undefined ? {} : { unencryptedContentLength: declared }),
+    ...(storedMd5 === undefined ? {} : { unencryptedContentMd5: storedMd5 }),
+    ...(storedLength === undefined ? {} : { unencryptedContentLength: storedLength }),
     plaintextLength: sourceLength ?? declared,
   });
   const crc = new Crc64();
@@ -164,7 +182,8 @@ export async function writeEncrypted(
       body = { kind: 'stream', stream: encryptViews(source.bytes, cipher, crc), length: source.bytes.length };
     } else {
       const expected = declared ?? sourceLength;
-      body = { kind: 'stream', stream: encryptStream(source.stream, cipher, crc, expected, location.key), length: expected };
+      const stream = encryptStream(source.stream, cipher, crc, expected, location.key, computed);
+      body = { kind: 'stream', stream, length: expected };
     }
   } finally {
     zeroMaterial(material);
@@ -211,19 +230,39 @@ async function* encryptStream(
   crc: Crc64,
   expected: number | undefined,
   object: string,
+  md5: string | undefined,
 ): AsyncGenerator<Buffer, void, undefined> {
+  const hash = md5 === undefined ? undefined : createHash('md5');
+  // With an MD5 to verify, each chunk is held back until the next arrives: the last one is sent only after the check,
+  // so a source that changed since its MD5 was computed never completes the PUT (OSS stores nothing).
+  let held: Buffer | undefined;
   for await (const chunk of source as AsyncIterable<unknown>) {
     if (!(chunk instanceof Uint8Array)) {
       throw new CseError(ErrorCode.INVALID_ARGUMENT, `the body stream must yield bytes, got ${typeof chunk}`, { object });
     }
+    hash?.update(chunk);
     const out = cipher.update(chunk);
     crc.update(out);
     if (expected !== undefined && crc.length > expected) {
       throw new CseError(ErrorCode.INVALID_ARGUMENT, `the body is longer than the declared ${expected} bytes`, { object });
     }
-    if (out.length > 0) yield out;
+    if (out.length === 0) continue;
+    if (hash === undefined) {
+      yield out;
+    } else {
+      if (held !== undefined) yield held;
+      held = out;
+    }
   }
   if (expected !== undefined && crc.length !== expected) {
     throw new CseError(ErrorCode.INVALID_ARGUMENT, `the body has ${crc.length} bytes, not the declared ${expected}`, { object });
   }
+  if (hash !== undefined && hash.digest('base64') !== md5) {
+    throw new CseError(
+      ErrorCode.IO,
+      'the source changed while it was uploaded: its bytes no longer match the MD5 computed from it before the upload; nothing was stored',
+      { object },
+    );
+  }
+  if (held !== undefined) yield held;
 }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import OSS from 'ali-oss';
 import { EncryptionClient } from '../../src/client.js';
+import { TransferError } from '../../src/errors.js';
 import { V2Header } from '../../src/format/headers.js';
 import { RsaMasterKey, generateRsaKeyPair } from '../../src/keys/rsa.js';
 import { AliOssStore } from '../../src/transfer/ali-oss-store.js';
@@ -43,7 +44,7 @@ after(async () => {
 async function failedDownloadLeavesNoFile(c: EncryptionClient, name: string, code: string, options = {}): Promise<void> {
   const sub = mkdtempSync(join(dir, 'dl-'));
   const target = join(sub, 'out.bin');
-  await assert.rejects(c.get(name, target, options), { code });
+  await assert.rejects(c.get(name, target, options), { cseCode: code });
   assert.equal(existsSync(target), false);
   assert.deepEqual(readdirSync(sub), [], 'no temporary file left');
 }
@@ -189,7 +190,7 @@ describe('damaged envelopes and bodies', () => {
       }),
       { masterKey: key },
     );
-    await assert.rejects(breaking.get('env/trunc'), (e: any) => e.code === 'ERR_CSE_TRANSFER' && e.retryable === true);
+    await assert.rejects(breaking.get('env/trunc'), (e: any) => e.cseCode === 'ERR_CSE_TRANSFER' && e.retryable === true);
     await failedDownloadLeavesNoFile(breaking, 'env/trunc', 'ERR_CSE_TRANSFER');
   });
 
@@ -208,23 +209,25 @@ describe('damaged envelopes and bodies', () => {
 });
 
 describe('OSS errors and refused operations', () => {
-  test('missing object and bucket: TransferError with status, OSS code and request id; no file is left', async () => {
+  test('missing object and bucket: ali-oss\'s name, code, status and request id, cseCode ERR_CSE_TRANSFER; no file is left', async () => {
     await assert.rejects(client.get('nope/missing'), (e: any) => {
-      assert.equal(e.code, 'ERR_CSE_TRANSFER');
-      assert.equal(e.name, 'TransferError');
+      assert.ok(e instanceof TransferError);
+      assert.equal(e.cseCode, 'ERR_CSE_TRANSFER');
+      assert.equal(e.code, 'NoSuchKey');
+      assert.equal(e.name, 'NoSuchKeyError');
       assert.equal(e.status, 404);
       assert.equal(e.ossCode, 'NoSuchKey');
-      assert.match(e.requestId, /^[0-9A-F]{24}$/);
+      assert.match(String(e.requestId), /^[0-9A-F]{24}$/);
       assert.equal(e.retryable, false);
       return true;
     });
-    await assert.rejects(client.head('nope/missing'), { code: 'ERR_CSE_TRANSFER', status: 404 });
-    await assert.rejects(client.get('x', { bucket: 'no-such-bucket' }), { code: 'ERR_CSE_TRANSFER', ossCode: 'NoSuchBucket' });
-    await assert.rejects(client.put('x', Buffer.from('x'), { bucket: 'no-such-bucket' }), { code: 'ERR_CSE_TRANSFER', ossCode: 'NoSuchBucket' });
+    await assert.rejects(client.head('nope/missing'), { cseCode: 'ERR_CSE_TRANSFER', code: 'NoSuchKey', name: 'NoSuchKeyError', status: 404 });
+    await assert.rejects(client.get('x', { bucket: 'no-such-bucket' }), { cseCode: 'ERR_CSE_TRANSFER', code: 'NoSuchBucket', ossCode: 'NoSuchBucket' });
+    await assert.rejects(client.put('x', Buffer.from('x'), { bucket: 'no-such-bucket' }), { cseCode: 'ERR_CSE_TRANSFER', code: 'NoSuchBucket', ossCode: 'NoSuchBucket' });
     await failedDownloadLeavesNoFile(client, 'nope/missing', 'ERR_CSE_TRANSFER');
   });
 
-  test('a range past the end with x-oss-range-behavior: standard: ERR_CSE_RANGE_NOT_SATISFIABLE', async () => {
+  test('a range past the end with x-oss-range-behavior: standard: ali-oss\'s 416 InvalidRange, cseCode ERR_CSE_RANGE_NOT_SATISFIABLE', async () => {
     await client.put('range/obj', randomBytes(100));
     for (const range of ['bytes=100-', 'bytes=105-200', 'bytes=97-']) {
       const headers = { Range: range, 'x-oss-range-behavior': 'standard' };
@@ -232,7 +235,12 @@ describe('OSS errors and refused operations', () => {
         assert.equal((await client.get('range/obj', { headers })).content.length, 3);
         continue;
       }
-      await assert.rejects(client.get('range/obj', { headers }), { code: 'ERR_CSE_RANGE_NOT_SATISFIABLE' });
+      await assert.rejects(client.get('range/obj', { headers }), {
+        cseCode: 'ERR_CSE_RANGE_NOT_SATISFIABLE',
+        code: 'InvalidRange',
+        name: 'InvalidRangeError',
+        status: 416,
+      });
     }
     await assert.rejects(client.get('range/obj', { headers: { Range: 'bytes=0-1,5-6' } }), { code: 'ERR_CSE_INVALID_ARGUMENT' });
     await assert.rejects(client.get('range/obj', { range: { start: 5, end: 2 } }), { code: 'ERR_CSE_INVALID_ARGUMENT' });

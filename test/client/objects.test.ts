@@ -44,7 +44,7 @@ function goHeaderNames(name: string): string[] {
 }
 
 describe('what a plain client sees', () => {
-  test('ciphertext, and exactly the headers the Go SDK writes for a plain PUT (put-17)', async () => {
+  test('ciphertext, and exactly the headers the Go SDK writes for a plain PUT (put-17), plus the plaintext length', async () => {
     const plaintext = Buffer.from('seventeen bytes!!');
     const r = await client.put('ours/17.bin', plaintext);
     assert.equal(r.res.status, 200);
@@ -55,7 +55,10 @@ describe('what a plain client sees', () => {
     assert.equal(stored.length, 17);
     assert.ok(!stored.equals(plaintext));
     const headers = raw.res.headers as Record<string, string>;
-    assert.deepEqual(Object.keys(metaHeaders(headers)).sort(), goHeaderNames('put-17'));
+    // Go writes no unencrypted length unless asked; we always store it when the length is known, as Java does
+    // (issue 14 item 2), so that every whole read checks it.
+    assert.deepEqual(Object.keys(metaHeaders(headers)).sort(), [...goHeaderNames('put-17'), V2Header.UNENCRYPTED_CONTENT_LENGTH].sort());
+    assert.equal(headers[V2Header.UNENCRYPTED_CONTENT_LENGTH], '17');
     assert.equal(headers[V2Header.CEK_ALG], 'AES/CTR/NoPadding');
     assert.equal(headers[V2Header.WRAP_ALG], 'RSA/NONE/PKCS1Padding');
     assert.equal(r.crc64, headers['x-oss-hash-crc64ecma']);
@@ -71,7 +74,7 @@ describe('what a plain client sees', () => {
     await c.put('ours/17-matdesc.bin', Buffer.from('seventeen bytes!!'));
     const raw = await h.oss.head('ours/17-matdesc.bin');
     const headers = raw.res.headers as Record<string, string>;
-    assert.deepEqual(Object.keys(metaHeaders(headers)).sort(), goHeaderNames('put-17-matdesc'));
+    assert.deepEqual(Object.keys(metaHeaders(headers)).sort(), [...goHeaderNames('put-17-matdesc'), V2Header.UNENCRYPTED_CONTENT_LENGTH].sort());
     assert.equal(headers[V2Header.MATDESC], '{"desc":"test"}');
   });
 
@@ -277,7 +280,7 @@ describe('head, unencrypted objects, copy, list, delete, buckets', () => {
     await client.putBucket('second-bucket');
     await client.put('x', Buffer.from('in the second bucket'), { bucket: 'second-bucket' });
     assert.equal((await client.get('x', { bucket: 'second-bucket' })).content.toString(), 'in the second bucket');
-    await assert.rejects(client.get('x'), { code: 'ERR_CSE_TRANSFER', status: 404, ossCode: 'NoSuchKey' });
+    await assert.rejects(client.get('x'), { cseCode: 'ERR_CSE_TRANSFER', code: 'NoSuchKey', status: 404, ossCode: 'NoSuchKey' });
     const v1 = new EncryptionClient(h.ossV1, { masterKey: key });
     await v1.put('v1/obj', Buffer.from('signed with V1'));
     assert.equal((await v1.get('v1/obj', { range: { start: 3, end: 8 } })).content.toString(), 'ned wi');

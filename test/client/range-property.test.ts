@@ -59,7 +59,7 @@ test('get with any range on an encrypted object equals a plain get of the same r
             const r = await client.get(name, { headers });
             actual = { status: r.res.status, body: r.content, contentRange: r.res.headers['content-range'], contentLength: r.res.headers['content-length'] };
           } catch (e) {
-            if ((e as { code?: string }).code !== 'ERR_CSE_RANGE_NOT_SATISFIABLE') throw e;
+            if ((e as { cseCode?: string }).cseCode !== 'ERR_CSE_RANGE_NOT_SATISFIABLE') throw e;
             actual = { status: 416, body: Buffer.alloc(0), contentRange: undefined, contentLength: undefined };
           }
           const requests = h.agent.count - before;

@@ -133,7 +133,7 @@ for (const o of objects) {
             const r = await client.get(`vec/${o.id}`, { headers });
             actual = { status: r.res.status, body: r.content, contentRange: r.res.headers['content-range'], contentLength: r.res.headers['content-length'] };
           } catch (e) {
-            assert.equal((e as { code?: string }).code, 'ERR_CSE_RANGE_NOT_SATISFIABLE', `${range}: ${String(e)}`);
+            assert.equal((e as { cseCode?: string }).cseCode, 'ERR_CSE_RANGE_NOT_SATISFIABLE', `${range}: ${String(e)}`);
             actual = { status: 416, body: Buffer.alloc(0), contentRange: undefined, contentLength: undefined };
           }
           const requests = h.agent.count - before;

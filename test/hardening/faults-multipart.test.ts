@@ -155,7 +155,7 @@ describe('multipart upload under faults', () => {
             await c.client.multipartUpload(key, useCheckpoint ? source : data, options);
             ok = true;
           } catch (e) {
-            assert.ok(isCseError(e) && ['ERR_CSE_MULTIPART', 'ERR_CSE_TRANSFER', 'ERR_CSE_INTEGRITY'].includes(e.code), `failed with ${String(e)}`);
+            assert.ok(isCseError(e) && ['ERR_CSE_MULTIPART', 'ERR_CSE_TRANSFER', 'ERR_CSE_INTEGRITY'].includes(e.cseCode), `failed with ${String(e)}`);
             const faults = ctx.appliedFor(key).join(',');
             assert.ok(faults !== '', `failed without any fault: ${String(e)}`);
             // Never partial: either no object, or the whole right one (a Complete that committed and was not answered).
@@ -257,7 +257,7 @@ describe('resumable download under faults', () => {
             await c.client.resumableDownload(key, target, options);
             ok = true;
           } catch (e) {
-            assert.ok(isCseError(e) && ['ERR_CSE_TRANSFER', 'ERR_CSE_INTEGRITY'].includes(e.code), `failed with ${String(e)}`);
+            assert.ok(isCseError(e) && ['ERR_CSE_TRANSFER', 'ERR_CSE_INTEGRITY'].includes(e.cseCode), `failed with ${String(e)}`);
             const faults = ctx.appliedFor(key).join(',');
             assert.ok(faults !== '', `failed without any fault: ${String(e)}`);
             const left = await readdir(dir);

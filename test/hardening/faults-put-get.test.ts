@@ -120,7 +120,7 @@ describe('put under faults', () => {
           assert.equal(put.size, data.length);
           ok = true;
         } catch (e) {
-          assert.ok(isCseError(e) && ['ERR_CSE_TRANSFER', 'ERR_CSE_INTEGRITY'].includes(e.code), `put failed with ${String(e)}`);
+          assert.ok(isCseError(e) && ['ERR_CSE_TRANSFER', 'ERR_CSE_INTEGRITY'].includes(e.cseCode), `put failed with ${String(e)}`);
         } finally {
           await ctx.assertNoSocketInUse(c, key);
           c.close();
@@ -210,7 +210,7 @@ describe('whole get under faults', () => {
             got = Buffer.concat(chunks);
           }
         } catch (e) {
-          assert.ok(isCseError(e) && ['ERR_CSE_TRANSFER', 'ERR_CSE_INTEGRITY'].includes(e.code), `get failed with ${String(e)}`);
+          assert.ok(isCseError(e) && ['ERR_CSE_TRANSFER', 'ERR_CSE_INTEGRITY'].includes(e.cseCode), `get failed with ${String(e)}`);
         } finally {
           await ctx.assertNoSocketInUse(c, key);
           c.close();
@@ -299,8 +299,8 @@ describe('ranged get under faults', () => {
           }
         } catch (e) {
           const codes = ['ERR_CSE_TRANSFER', 'ERR_CSE_INTEGRITY', 'ERR_CSE_RANGE_NOT_SATISFIABLE'];
-          assert.ok(isCseError(e) && codes.includes(e.code), `${header}${standard ? ' standard' : ''}: failed with ${String(e)}`);
-          if (e.code === 'ERR_CSE_RANGE_NOT_SATISFIABLE') assert.equal(expected.status, 416, `${header}: 416 for a satisfiable range`);
+          assert.ok(isCseError(e) && codes.includes(e.cseCode), `${header}${standard ? ' standard' : ''}: failed with ${String(e)}`);
+          if (e.cseCode === 'ERR_CSE_RANGE_NOT_SATISFIABLE') assert.equal(expected.status, 416, `${header}: 416 for a satisfiable range`);
         } finally {
           await ctx.assertNoSocketInUse(c, key);
           c.close();

@@ -351,7 +351,7 @@ const CASES: readonly { readonly name: string; readonly code: CseErrorCode | typ
   { name: 'body longer than its Content-Range declares', code: ErrorCode.INTEGRITY, run: served(206, { 'content-range': 'bytes 96-199/3000' }, (b) => b.subarray(96, 220), { start: 100, end: 199 }) },
   { name: 'whole-object answer shorter than the object', code: ErrorCode.INTEGRITY, run: served(200, {}, (b) => b.subarray(0, 2000)) },
   { name: 'whole-object answer with a wrong CRC-64', code: ErrorCode.INTEGRITY, run: served(200, { 'x-oss-hash-crc64ecma': '12345' }, (b) => b) },
-  // A CRC-64 the client cannot parse counts as absent (a lying server could omit it anyway); the MD5 still runs.
+  // A CRC-64 the client cannot parse is itself an integrity error (issue 14), whatever the body; the MD5 would also catch the bit.
   { name: 'CRC-64 header that is not a number, and a flipped bit', code: ErrorCode.INTEGRITY, run: served(200, { 'x-oss-hash-crc64ecma': 'not-a-crc' }, flipBit) },
   { name: 'server answers 416 to a satisfiable range', code: ErrorCode.RANGE_NOT_SATISFIABLE, run: served(416, { 'content-range': 'bytes */3000' }, Buffer.alloc(0), { start: 0, end: 10 }) },
   { name: 'server answers 500 with a garbage body', code: ErrorCode.TRANSFER, run: served(500, {}, Buffer.from('<<<not xml')) },
@@ -463,7 +463,7 @@ for (const c of CASES) {
     await assert.rejects(c.run(), (e: unknown) => {
       if (e instanceof assert.AssertionError) throw e; // a case's own check failed
       assert.ok(e instanceof CseError, `not a CseError: ${String(e)}`);
-      assert.equal(e.code, c.code, e.message);
+      assert.equal(e.cseCode, c.code, e.message);
       return true;
     });
   });

@@ -37,7 +37,7 @@ test('a transient 5xx or reset on the HEAD of a resumable download is retried (i
   // Retries stay bounded: with retries 1, two failing HEADs end the download with the HEAD's own error.
   h.faults.set({ rules: [{ fault: 'service-unavailable', operations: ['HeadObject'], key: 'head-retry', nth: [1, 2] }] });
   try {
-    await assert.rejects(c.client.resumableDownload('head-retry', join(h.dir, 'never.bin'), { retries: 1 }), { code: 'ERR_CSE_TRANSFER', status: 503 });
+    await assert.rejects(c.client.resumableDownload('head-retry', join(h.dir, 'never.bin'), { retries: 1 }), { cseCode: 'ERR_CSE_TRANSFER', status: 503 });
   } finally {
     h.faults.clear();
   }

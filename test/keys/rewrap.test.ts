@@ -380,7 +380,7 @@ describe('rewrap of one object', () => {
     await assert.rejects(c.rewrap('one/v1', { to: kmsNew }), (e) => isCseError(e, 'ERR_CSE_UNSUPPORTED_OPERATION'));
     await client(kmsOld).put('one/kms', Buffer.from('k'));
     await assert.rejects(c.rewrap('one/kms', { to: rsaNew }), (e) => isCseError(e, 'ERR_CSE_NO_MATCHING_KEY'));
-    await assert.rejects(c.rewrap('one/missing', { to: rsaNew }), (e: any) => e.code === 'ERR_CSE_TRANSFER' && e.status === 404);
+    await assert.rejects(c.rewrap('one/missing', { to: rsaNew }), (e: any) => e.cseCode === 'ERR_CSE_TRANSFER' && e.code === 'NoSuchKey' && e.status === 404);
     // User metadata spelled like a V1 envelope field is metadata on a V2 object: carried over, not compared.
     // (written raw: our own client refuses such a name on put.)
     const odd = await encryptObject(Buffer.from('odd'), { masterKey: rsaOld });

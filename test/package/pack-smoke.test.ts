@@ -16,6 +16,12 @@
 // 5. `oss-cse --help` and an offline keygen → encrypt → decrypt round trip through the installed bin.
 // 6. publint (--strict) and @arethetypeswrong/cli (profile esm-only: the package is ESM; CommonJS users load it with
 //    require(esm)) on the tarball, both offline.
+// 7. A CommonJS TypeScript project with "module": "node16" (where a static import of an ES module is TS1479): the
+//    documented form (type imports with resolution-mode, a dynamic import) type-checks, compiles and runs.
+// 8. A real `npm install` of the tarball from the npm registry, at both ends of the ali-oss peer range: the lowest
+//    supported version named explicitly, and a plain `npm install oss-cse` (npm ≥ 7 installs the peer: the newest
+//    6.x). Each gives exactly one ali-oss, the ESM consumer round-trips through it, and the installed CLI runs. This
+//    needs the registry (npm's cache makes reruns fast); `.ci/run`'s machine reaches it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
@@ -41,8 +47,11 @@ interface PackResult {
   files: { path: string; size: number }[];
 }
 
-function run(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
-  const r = spawnSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, ...env, npm_config_update_notifier: 'false' }, timeout: 60_000 });
+/** The lowest ali-oss the package supports (6.11 lacks listV2): the low end of the peer range, tested here. */
+const LOWEST_ALI_OSS = '6.12.0';
+
+function run(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}, timeout = 60_000): SpawnSyncReturns<string> {
+  const r = spawnSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, ...env, npm_config_update_notifier: 'false' }, timeout });
   if (r.error) throw r.error;
   return r;
 }
@@ -140,6 +149,26 @@ export async function seal(pem: string): Promise<Record<string, string>> {
   return sealed.headers;
 }
 export const start: typeof startServer = startServer;
+`;
+
+const NODE16_CONSUMER = `
+import type { EncryptionClient, RsaMasterKey as RsaMasterKeyType } from 'oss-cse' with { 'resolution-mode': 'import' };
+
+export type Client = EncryptionClient;
+
+async function main(): Promise<void> {
+  const { RsaMasterKey, decryptObject, encryptObject, generateRsaKeyPair } = await import('oss-cse');
+  const { privateKeyPem } = await generateRsaKeyPair(2048);
+  const masterKey: RsaMasterKeyType = new RsaMasterKey({ privateKey: privateKeyPem });
+  const sealed = await encryptObject(Buffer.from('node16 commonjs'), { masterKey });
+  const opened = await decryptObject({ headers: sealed.headers, body: sealed.body }, { masterKeys: [masterKey] });
+  if (opened.toString() !== 'node16 commonjs') throw new Error('round trip failed');
+  console.log('node16 cjs consumer ok');
+}
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});
 `;
 
 describe('the packed tarball, installed offline in a scratch project', () => {
@@ -254,6 +283,47 @@ describe('the packed tarball, installed offline in a scratch project', () => {
     assert.notDeepEqual(readFileSync(join(project, 'plain.enc')), readFileSync(join(project, 'plain.txt')));
     assert.deepEqual(readFileSync(join(project, 'plain.out')), readFileSync(join(project, 'plain.txt')));
   });
+
+  test('a CommonJS TypeScript project with "module": "node16" uses the documented form (resolution-mode types, dynamic import)', () => {
+    const sub = join(dir, 'node16');
+    mkdirSync(sub);
+    // Its own package (CommonJS: no "type"), resolving oss-cse from the scratch project's node_modules.
+    symlinkSync(join(project, 'node_modules'), join(sub, 'node_modules'), 'dir');
+    writeFileSync(join(sub, 'package.json'), JSON.stringify({ name: 'node16-consumer', private: true }));
+    writeFileSync(join(sub, 'consumer.ts'), NODE16_CONSUMER);
+    writeFileSync(
+      join(sub, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { target: 'ES2022', module: 'node16', moduleResolution: 'node16', strict: true, skipLibCheck: false, outDir: 'out', types: ['node'] },
+        files: ['consumer.ts'],
+      }),
+    );
+    ok(run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], sub), 'tsc (node16, CommonJS)');
+    assert.match(readFileSync(join(sub, 'out/consumer.js'), 'utf8'), /import\('oss-cse'\)/, 'the dynamic import stays an import()');
+    assert.match(ok(run(process.execPath, ['out/consumer.js'], sub), 'node16 CommonJS consumer'), /node16 cjs consumer ok/);
+  });
+
+  for (const [label, spec] of [
+    [`ali-oss ${LOWEST_ALI_OSS} (the lowest supported) named by the application`, `ali-oss@${LOWEST_ALI_OSS}`],
+    ['a plain `npm install oss-cse` (npm installs the peer: the newest ali-oss 6.x)', undefined],
+  ] as const) {
+    test(`npm install of the tarball with ${label}: one ali-oss copy, the consumer and the CLI work`, () => {
+      const app = join(dir, `app-${spec === undefined ? 'latest' : 'lowest'}`);
+      mkdirSync(app);
+      writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+      const args = ['install', '--no-audit', '--no-fund', '--ignore-scripts', tarball, ...(spec === undefined ? [] : [spec])];
+      ok(run('npm', args, app, {}, 600_000), `npm ${args.join(' ')}`);
+      const copies = ok(run('npm', ['ls', 'ali-oss', '--all', '--parseable'], app), 'npm ls ali-oss').trim().split('\n').filter((l) => l !== '');
+      assert.equal(copies.length, 1, `ali-oss copies: ${copies.join(', ')}`);
+      const version = (JSON.parse(readFileSync(join(app, 'node_modules/ali-oss/package.json'), 'utf8')) as { version: string }).version;
+      if (spec !== undefined) assert.equal(version, LOWEST_ALI_OSS);
+      assert.ok(/^6\./.test(version), version);
+      console.log(`${label}: ali-oss ${version}`);
+      writeFileSync(join(app, 'consumer.mjs'), ESM_CONSUMER);
+      assert.match(ok(run(process.execPath, ['consumer.mjs'], app), `ESM consumer with ali-oss ${version}`), /esm consumer ok/);
+      assert.match(ok(run(join(app, 'node_modules/.bin/oss-cse'), ['--help'], app, { OSS_CSE_HOME: join(app, 'home') }), 'oss-cse --help'), /^Usage: oss-cse <command>/);
+    });
+  }
 
   test('publint --strict finds nothing', () => {
     const out = ok(run(process.execPath, [join(root, 'node_modules/publint/src/cli.js'), 'run', tarball, '--strict'], root), 'publint');

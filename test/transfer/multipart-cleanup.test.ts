@@ -122,7 +122,7 @@ test('a Complete that fails aborts an upload without checkpoint and keeps the Tr
   const key = 'cleanup/complete';
   h.server.faults?.set({ rules: [{ fault: 'internal-error', operations: ['CompleteMultipartUpload'], key }] });
   const e = await failure(async () => h.client.multipartUpload(key, source, { partSize: KIB100, retries: 0 }));
-  assert.ok(e instanceof CseError && e.code === ErrorCode.TRANSFER, String(e));
+  assert.ok(e instanceof CseError && e.cseCode === ErrorCode.TRANSFER, String(e));
   assert.match(e.message, /was aborted on OSS; no object was written/);
   assert.deepEqual(await uploadsOf(key), []);
   assert.equal(await exists(h.oss, key), false);
@@ -137,7 +137,7 @@ test('an upload aborted through its signal without a checkpoint is aborted on OS
       parallel: 1,
       signal: controller.signal,
       progress: (_f, info) => {
-        if (info.part?.partNumber === 2) controller.abort(new Error('test stop'));
+        if (info?.part?.partNumber === 2) controller.abort(new Error('test stop'));
       },
     }),
   );

@@ -116,3 +116,54 @@ test('the counter comes from the response: a whole-object answer to a widened ra
   assert.equal(serve.length, 5);
   assert.equal(serve.status, 206);
 });
+
+// Issue 14 item 1: the answer must be one the request allows, or nothing is served.
+test('no Range sent: any answer but the whole object is inconsistent (a 200 or 206 carrying a tail or a prefix)', () => {
+  const plan = planRead(undefined, false);
+  assert.equal(planServe(plan, { start: 16, end: 199_999, total: 200_000, partial: true }).kind, 'inconsistent');
+  assert.equal(planServe(plan, { start: 0, end: 99, total: 200_000, partial: true }).kind, 'inconsistent');
+  const whole = planServe(plan, { start: 0, end: 199_999, total: 200_000, partial: true });
+  assert.ok(whole.kind === 'serve' && whole.complete, 'a Content-Range of the whole object is the whole object');
+  assert.equal(planServe(plan, { start: 0, end: 199_999, total: 200_000, partial: false }).kind, 'serve');
+});
+
+test('the refetch answer (sent without Range) must be the whole object', () => {
+  const plan = planRead('bytes=20-', false);
+  assert.equal(planServe(plan, { start: 16, end: 19, total: 20, partial: true }).kind, 'refetch');
+  assert.equal(planServe(plan, { start: 16, end: 19, total: 20, partial: true }, { range: undefined }).kind, 'inconsistent');
+  assert.equal(planServe(plan, { start: 0, end: 19, total: 20, partial: false }, { range: undefined }).kind, 'serve');
+});
+
+test('property: an answer is served iff it is the whole object or the span OSS gives for the Range sent (either behaviour)', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 100_000 }),
+      fc.nat(),
+      fc.nat(),
+      fc.constantFrom('bounded', 'from', 'suffix', 'none'),
+      fc.boolean(),
+      fc.nat(),
+      fc.nat(),
+      fc.boolean(),
+      (size, x, y, kind, standard, p, q, partial) => {
+        const a = x % (size + 64);
+        const b = a + (y % (size + 64));
+        const range = kind === 'none' ? undefined : kind === 'bounded' ? `bytes=${a}-${b}` : kind === 'from' ? `bytes=${a}-` : `bytes=-${a}`;
+        const plan = planRead(range, standard);
+        // Half the time an honest answer, half the time any span of the object.
+        const honest = answer(plan.sendRange, size, standard);
+        const lie = { start: p % size, end: 0, total: size, partial };
+        const span: FetchedSpan = (p + q) % 2 === 0 && honest !== 416 ? honest : { ...lie, end: lie.start + (q % (size - lie.start)) };
+        const whole = span.start === 0 && span.end === size - 1;
+        const allowed = [standard, !standard].some((behaviour) => {
+          if (plan.sendRange === undefined) return false;
+          const r = resolveRange(parseRangeHeader(plan.sendRange), size, behaviour);
+          return r.status === 206 && r.start === span.start && r.end === span.end;
+        });
+        const serve = planServe(plan, span);
+        assert.equal(serve.kind === 'inconsistent', !(whole || allowed), `${range} on ${size}: ${JSON.stringify(span)} → ${serve.kind}`);
+      },
+    ),
+    { numRuns: RUNS },
+  );
+});

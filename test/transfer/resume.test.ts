@@ -123,7 +123,7 @@ test('an upload aborted through its signal keeps the upload and resumes (client 
       checkpoint,
       signal: controller.signal,
       progress: (_f, info) => {
-        if (info.part !== undefined && info.bytes >= stopAfter * KIB100) controller.abort(new Error('test stop'));
+        if (info?.part !== undefined && info.bytes >= stopAfter * KIB100) controller.abort(new Error('test stop'));
       },
     });
   } catch (e) {
@@ -262,7 +262,7 @@ test('a source changed since the checkpoint starts a new upload and discards the
       partSize: KIB100,
       checkpoint,
       progress: (_f, info) => {
-        if (info.part !== undefined) throw new Error('test stop');
+        if (info?.part !== undefined) throw new Error('test stop');
       },
     }),
     /test stop/,
@@ -392,7 +392,7 @@ test('a checkpoint whose upload no longer exists, with no object at the key, sta
       partSize: KIB100,
       checkpoint,
       progress: (_f, info) => {
-        if (info.part !== undefined) throw new Error('test stop');
+        if (info?.part !== undefined) throw new Error('test stop');
       },
     }),
     /test stop/,

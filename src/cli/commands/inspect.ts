@@ -57,7 +57,7 @@ export const inspect: Command = {
     try {
       envelope = parseEnvelope(headers);
     } catch (e) {
-      if (e instanceof CseError && e.code === ErrorCode.NOT_ENCRYPTED) {
+      if (e instanceof CseError && e.cseCode === ErrorCode.NOT_ENCRYPTED) {
         throw new CseError(ErrorCode.NOT_ENCRYPTED, `${values.meta} describes an unencrypted object: no client-side-encryption headers`);
       }
       throw e;

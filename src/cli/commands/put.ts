@@ -128,8 +128,9 @@ export const put: Command = {
             ...(mime === undefined ? {} : { mime }),
             ...(Object.keys(meta).length === 0 ? {} : { meta }),
             signal,
-            progress: (_fraction, info) => {
-              advance(info.bytes);
+            // ali-oss's progress(p, checkpoint, res): no checkpoint on the final call, after Complete.
+            progress: (_fraction, checkpoint) => {
+              advance(checkpoint === null ? fileSize : checkpoint.bytes);
             },
           });
         } catch (e) {

@@ -72,7 +72,7 @@ function jsonOf(r: RewrapObjectResult): Record<string, unknown> {
     ...(r.skipped === undefined ? {} : { skipped: r.skipped }),
     ...(r.presumed === undefined ? {} : { presumed: r.presumed }),
     ...(r.reason === undefined ? {} : { reason: r.reason }),
-    ...(r.error === undefined ? {} : { code: r.error.code }),
+    ...(r.error === undefined ? {} : { code: r.error.cseCode }),
     ...(r.from === undefined ? {} : { from: r.from }),
     ...(r.to === undefined ? {} : { to: r.to }),
     ...(r.verified === undefined ? {} : { verified: r.verified }),

@@ -15,6 +15,9 @@ const raw = (em: Uint8Array): string => b64(publicEncrypt({ key: pub, padding: c
 
 const full = new RsaMasterKey({ privateKey: GO_KEYS.privatePkcs1 });
 const K = 256;
+/** The `header` of every failure after the private operations: both values, never which one (issue 14 item 5). */
+const BOTH = `${V2Header.KEY}, ${V2Header.START}`;
+const BOTH_V1 = `${V1Header.KEY}, ${V1Header.START}`;
 
 /** Asserts a rejection with `code` whose message names the key and `header` and quotes no key material. */
 async function rejectsNaming(p: Promise<unknown>, code: string, header: string, secrets: readonly Uint8Array[] = []): Promise<void> {
@@ -117,7 +120,7 @@ test('a different private key of the same size fails with UNWRAP_FAILED (PKCS#1 
     await assert.rejects(other.unwrap(envelope('v2', scheme, w.wrappedKey, w.wrappedStart), { object: 'a/b' }), (e: any) => {
       assert.equal(e.code, 'ERR_CSE_UNWRAP_FAILED');
       assert.equal(e.object, 'a/b');
-      assert.equal(e.header, V2Header.KEY);
+      assert.equal(e.header, BOTH);
       assert.ok(e.message.includes(other.name));
       return true;
     });
@@ -145,12 +148,70 @@ test('wrapped values that are not strict base64 are ENVELOPE_BAD_BASE64 naming t
   }
 });
 
-test('a key or IV of the wrong length after valid unwrapping is an error naming the header (OAEP: BAD_LENGTH; PKCS#1: the padding error, no length oracle)', async () => {
+test('a key or IV of the wrong length after valid unwrapping is one error for both values (OAEP: BAD_LENGTH; PKCS#1: the padding error, no length oracle)', async () => {
   const iv = randomBytes(16);
-  await rejectsNaming(full.unwrap(envelope('v2', 'rsa-oaep-sha1', oaep(randomBytes(16)), oaep(iv))), 'ERR_CSE_UNWRAP_BAD_LENGTH', V2Header.KEY);
-  await rejectsNaming(full.unwrap(envelope('v2', 'rsa-pkcs1', pkcs1(randomBytes(16)), pkcs1(iv))), 'ERR_CSE_UNWRAP_FAILED', V2Header.KEY);
-  await rejectsNaming(full.unwrap(envelope('v2', 'rsa-pkcs1', pkcs1(randomBytes(32)), pkcs1(randomBytes(8)))), 'ERR_CSE_UNWRAP_FAILED', V2Header.START);
-  await rejectsNaming(full.unwrap(envelope('v1', 'rsa-oaep-sha1', oaep(randomBytes(24)), oaep(Buffer.from('8')))), 'ERR_CSE_UNWRAP_BAD_LENGTH', V1Header.KEY);
+  await rejectsNaming(full.unwrap(envelope('v2', 'rsa-oaep-sha1', oaep(randomBytes(16)), oaep(iv))), 'ERR_CSE_UNWRAP_BAD_LENGTH', BOTH);
+  await rejectsNaming(full.unwrap(envelope('v2', 'rsa-pkcs1', pkcs1(randomBytes(16)), pkcs1(iv))), 'ERR_CSE_UNWRAP_FAILED', BOTH);
+  await rejectsNaming(full.unwrap(envelope('v2', 'rsa-pkcs1', pkcs1(randomBytes(32)), pkcs1(randomBytes(8)))), 'ERR_CSE_UNWRAP_FAILED', BOTH);
+  await rejectsNaming(full.unwrap(envelope('v1', 'rsa-oaep-sha1', oaep(randomBytes(24)), oaep(Buffer.from('8')))), 'ERR_CSE_UNWRAP_BAD_LENGTH', BOTH_V1);
+});
+
+/** Every own enumerable field, plus the non-enumerable ones an error carries (name, message, cause, stack aside). */
+function errorFields(e: unknown): Record<string, unknown> {
+  assert.ok(e instanceof Error);
+  const own = Object.fromEntries(Object.entries(e));
+  return { ...own, name: e.name, message: e.message, hasCause: 'cause' in e, cause: (e as { cause?: unknown }).cause, proto: Object.getPrototypeOf(e) };
+}
+
+async function failure(p: Promise<unknown>): Promise<Record<string, unknown>> {
+  try {
+    await p;
+  } catch (e) {
+    return errorFields(e);
+  }
+  assert.fail('expected a rejection');
+}
+
+test('unwrap fails with the identical error whether -key, -start or both are bad (PKCS#1 and OAEP, every kind of bad value)', async () => {
+  const other = new RsaMasterKey({ privateKey: (await generateRsaKeyPair(2048)).privateKeyPem });
+  const otherPub = createPublicKey(other.exportPublicKeyPem());
+  const underOther = (data: Uint8Array, padding: number): string =>
+    b64(publicEncrypt(padding === constants.RSA_PKCS1_OAEP_PADDING ? { key: otherPub, padding, oaepHash: 'sha1' } : { key: otherPub, padding }, data));
+  // A k-byte value below the modulus whose decryption is noise (top byte 0: always below the modulus).
+  const noise = (): string => {
+    const v = randomBytes(K);
+    v[0] = 0;
+    return b64(v);
+  };
+  for (const scheme of ['rsa-pkcs1', 'rsa-oaep-sha1'] as const) {
+    const wrapWith = scheme === 'rsa-pkcs1' ? pkcs1 : oaep;
+    const padding = scheme === 'rsa-pkcs1' ? constants.RSA_PKCS1_PADDING : constants.RSA_PKCS1_OAEP_PADDING;
+    const m = randomContentMaterial();
+    const goodKey = wrapWith(m.key);
+    const goodStart = wrapWith(m.iv);
+    const badKinds: ReadonlyArray<{ name: string; key: () => string; start: () => string }> = [
+      { name: 'noise', key: noise, start: noise },
+      { name: 'wrapped under another key', key: () => underOther(m.key, padding), start: () => underOther(m.iv, padding) },
+      ...(scheme === 'rsa-pkcs1'
+        ? [
+            // Valid padding, wrong message length: the other value's size (key where the IV goes and back).
+            { name: 'valid padding, wrong size', key: () => pkcs1(m.iv), start: () => pkcs1(m.key) },
+            { name: 'crafted block, first byte 1', key: () => raw(Buffer.concat([Buffer.from([0, 1]), block(m.key).subarray(2)])), start: () => raw(Buffer.concat([Buffer.from([0, 1]), block(m.iv).subarray(2)])) },
+          ]
+        : []),
+    ];
+    for (const bad of badKinds) {
+      const keyBad = await failure(full.unwrap(envelope('v2', scheme, bad.key(), goodStart), { object: 'a/b' }));
+      const startBad = await failure(full.unwrap(envelope('v2', scheme, goodKey, bad.start()), { object: 'a/b' }));
+      const bothBad = await failure(full.unwrap(envelope('v2', scheme, bad.key(), bad.start()), { object: 'a/b' }));
+      assert.deepEqual(startBad, keyBad, `${scheme}, ${bad.name}: -start bad vs -key bad`);
+      assert.deepEqual(bothBad, keyBad, `${scheme}, ${bad.name}: both bad vs -key bad`);
+      assert.equal(keyBad.code, 'ERR_CSE_UNWRAP_FAILED');
+      assert.equal(keyBad.header, BOTH);
+      assert.equal(keyBad.object, 'a/b');
+      assert.equal(keyBad.hasCause, false);
+    }
+  }
 });
 
 /** A k-byte block 00 02 PS 00 M with PS random nonzero bytes. */
@@ -173,28 +234,28 @@ test('crafted PKCS#1 blocks through raw RSA: each malformation gives the right o
   // first byte ≠ 0 (still below the modulus, whose top byte is ≥ 0x80)
   const first = block(key);
   first[0] = 1;
-  await rejectsNaming(unwrapKey(first), 'ERR_CSE_UNWRAP_FAILED', V2Header.KEY, [key]);
+  await rejectsNaming(unwrapKey(first), 'ERR_CSE_UNWRAP_FAILED', BOTH, [key]);
   // second byte ≠ 2
   for (const second of [0, 1, 3, 0x82]) {
     const em = block(key);
     em[1] = second;
-    await rejectsNaming(unwrapKey(em), 'ERR_CSE_UNWRAP_FAILED', V2Header.KEY, [key]);
+    await rejectsNaming(unwrapKey(em), 'ERR_CSE_UNWRAP_FAILED', BOTH, [key]);
   }
   // no separator: every byte after 00 02 nonzero
   const none = block(key);
   for (let i = 2; i < K; i++) if (none[i] === 0) none[i] = 0x5a;
-  await rejectsNaming(unwrapKey(none), 'ERR_CSE_UNWRAP_FAILED', V2Header.KEY);
+  await rejectsNaming(unwrapKey(none), 'ERR_CSE_UNWRAP_FAILED', BOTH);
   // separator inside the first 8 PS bytes (PS of 0..7 bytes)
   for (let ps = 0; ps < 8; ps++) {
     const em = block(new Uint8Array(K - 3 - ps).fill(7), ps);
-    await rejectsNaming(unwrapKey(em), 'ERR_CSE_UNWRAP_FAILED', V2Header.KEY);
+    await rejectsNaming(unwrapKey(em), 'ERR_CSE_UNWRAP_FAILED', BOTH);
   }
   // Valid padding but a message of the wrong length gives the same error as bad padding (no length oracle):
   // PS of exactly 8 bytes (message K-11 bytes), separator at the very end (empty message), 16 bytes where 32 are
   // expected, and in the IV slot 32 bytes where 16 are expected.
-  await rejectsNaming(unwrapKey(block(new Uint8Array(K - 11).fill(7), 8)), 'ERR_CSE_UNWRAP_FAILED', V2Header.KEY);
-  await rejectsNaming(unwrapKey(block(new Uint8Array(0))), 'ERR_CSE_UNWRAP_FAILED', V2Header.KEY);
-  await rejectsNaming(unwrapKey(block(randomBytes(16))), 'ERR_CSE_UNWRAP_FAILED', V2Header.KEY);
+  await rejectsNaming(unwrapKey(block(new Uint8Array(K - 11).fill(7), 8)), 'ERR_CSE_UNWRAP_FAILED', BOTH);
+  await rejectsNaming(unwrapKey(block(new Uint8Array(0))), 'ERR_CSE_UNWRAP_FAILED', BOTH);
+  await rejectsNaming(unwrapKey(block(randomBytes(16))), 'ERR_CSE_UNWRAP_FAILED', BOTH);
   // A PS of exactly 8 bytes is valid padding: with a 32-byte message (only possible for tiny moduli) it would pass;
   // here the unpadding itself is checked directly.
   const minimal = block(new Uint8Array(K - 11).fill(7), 8);
@@ -202,7 +263,7 @@ test('crafted PKCS#1 blocks through raw RSA: each malformation gives the right o
   await rejectsNaming(
     full.unwrap(envelope('v2', 'rsa-pkcs1', pkcs1(key), raw(block(randomBytes(32))))),
     'ERR_CSE_UNWRAP_FAILED',
-    V2Header.START,
+    BOTH,
   );
 });
 
