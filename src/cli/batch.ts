@@ -3,7 +3,7 @@
  * failure reported on its own line without stopping the others (unless fail-fast), one progress line for the whole job
  * on a terminal, and a summary. Uploads record the file's modification time as user metadata
  * (`x-oss-meta-oss-cse-mtime`, milliseconds) so that `sync` can tell changed files without reading plaintext
- * (docs/cli.md "How sync knows what changed").
+ * (`oss-cse sync --help`, also in docs/cli.md).
  *
  * @packageDocumentation
  */
