@@ -975,7 +975,15 @@ export class EncryptionClient {
    * @throws CseError ERR_CSE_UNSUPPORTED_OPERATION (a store without it), ERR_CSE_ABORTED; TransferError (404
    *   `NoSuchBucket`, 409 `BucketNotEmpty`)
    */
-  async deleteBucket(name: string, options: Omit<CallOptions, 'bucket'> = {}): Promise<{ bucket: string; res: ResponseInfo }> {
+  async deleteBucket(
+    name: string,
+    options: Omit<CallOptions, 'bucket'> = {},
+  ): Promise<{
+    /** The deleted bucket. */
+    bucket: string;
+    /** The DeleteBucket response. */
+    res: ResponseInfo;
+  }> {
     if (this.#store.deleteBucket === undefined) throw new CseError(ErrorCode.UNSUPPORTED_OPERATION, 'this store cannot delete buckets');
     const response = await this.#store.deleteBucket(name, { signal: checkSignal(options.signal), timeout: options.timeout });
     return { bucket: name, res: response.res };

@@ -77,7 +77,16 @@ export interface OssConnectionOptions {
   /** Per-request timeout in milliseconds (default 60 s). */
   readonly timeout?: number | undefined;
   /** Fetches fresh temporary credentials; ali-oss calls it every `refreshSTSTokenInterval` (5 min) with `stsToken`. */
-  readonly refreshSTSToken?: (() => Promise<{ accessKeyId: string; accessKeySecret: string; stsToken: string }>) | undefined;
+  readonly refreshSTSToken?:
+    | (() => Promise<{
+        /** AccessKey ID (`STS.…`). */
+        accessKeyId: string;
+        /** AccessKey secret. */
+        accessKeySecret: string;
+        /** Security token. */
+        stsToken: string;
+      }>)
+    | undefined;
 }
 
 /**
