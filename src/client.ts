@@ -32,6 +32,7 @@ export { createOssClient } from './transfer/ali-oss-store.js';
 export type { OssConnectionOptions } from './transfer/ali-oss-store.js';
 import { writeFileAtomically } from './transfer/file-sink.js';
 import { md5NeedsRereadableSource, md5OfBytes, md5OfFile } from './transfer/plaintext-md5.js';
+import { removeStaleTempFiles } from './transfer/temp-file.js';
 import { readObject, type ObjectRead } from './transfer/read.js';
 import type { BucketInfo, ListedObject, ObjectLocation, ObjectStore, ResponseHeaders, ResponseInfo } from './transfer/store.js';
 import { writeEncrypted, type PlaintextSource } from './transfer/write.js';
@@ -760,6 +761,9 @@ export class EncryptionClient {
     const toFile = typeof fileOrOptions === 'string' || fileOrOptions instanceof Writable;
     // ali-oss also accepts get(name, null | undefined, options).
     const options = (toFile ? maybeOptions : (fileOrOptions ?? maybeOptions)) ?? {};
+    // Plaintext that earlier runs killed before their checks passed left beside the file (SECURITY.md "Temporary
+    // download files"); before the request, so that the answer's body is consumed as soon as it comes.
+    if (typeof fileOrOptions === 'string') await removeStaleTempFiles(fileOrOptions);
     const read = await this.#read(name, options);
     const facts = readFacts(read);
     if (typeof fileOrOptions === 'string') {

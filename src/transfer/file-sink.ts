@@ -1,8 +1,8 @@
 /**
  * Downloads to a file: written to a temporary sibling and renamed over the target only after the whole stream (and
  * every integrity check that runs at its end) succeeded, so a failed download never leaves a file at the target; the
- * temporary file is 0600 while it holds unverified plaintext, and ones left by killed runs are removed first
- * (`temp-file.ts`).
+ * temporary file is 0600 while it holds unverified plaintext (`temp-file.ts`; the caller removes the ones killed runs
+ * left before it sends the request, so that the body is read as soon as it comes).
  *
  * @packageDocumentation
  */
@@ -12,7 +12,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CseError, ErrorCode } from '../errors.js';
-import { releaseTempMode, removeStaleTempFiles, TEMP_FILE_MODE, tempSiblingPath } from './temp-file.js';
+import { releaseTempMode, TEMP_FILE_MODE, tempSiblingPath } from './temp-file.js';
 
 /**
  * Writes `source` to `target` atomically (temp file in the same directory, fsync, rename).
@@ -21,8 +21,6 @@ import { releaseTempMode, removeStaleTempFiles, TEMP_FILE_MODE, tempSiblingPath 
  * @throws CseError ERR_CSE_IO on file-system errors; rethrows `source`'s own CseErrors (integrity, transfer, abort)
  */
 export async function writeFileAtomically(target: string, source: AsyncIterable<Uint8Array>): Promise<number> {
-  // Plaintext of earlier runs killed before their checks passed (SECURITY.md "Temporary download files").
-  await removeStaleTempFiles(target);
   const temp = tempSiblingPath(target, '.part');
   let written = 0;
   try {

@@ -89,15 +89,15 @@ test('an automatic pair left by the embedded server is not used for an endpoint 
   assert.equal(r.stdout, 'some plaintext\n');
 });
 
-test('ls, mb, rm and head never create a key, on the embedded server or an endpoint', async () => {
+test('ls, mb, rm, head and uploads never create a key, on the embedded server or an endpoint', async () => {
   const home = 'keyless';
-  for (const args of [['mb', 'oss://keyless'], ['ls', 'oss://keyless'], ['head', 'oss://keyless/none'], ['rm', 'oss://keyless/none']]) {
+  for (const args of [['mb', 'oss://keyless'], ['ls', 'oss://keyless'], ['head', 'oss://keyless/none'], ['rm', 'oss://keyless/none'], ['uploads', 'ls', 'oss://keyless']]) {
     const r = await runCli(args, env(home));
     assert.ok(r.code === 0 || (args[0] === 'head' && r.code === 1), `${args.join(' ')}: ${r.stderr}`);
     assert.doesNotMatch(r.stderr, /created a new RSA key pair/);
     assert.equal(existsSync(join(root, home, 'keys')), false, `${args.join(' ')} created a key`);
   }
-  for (const args of [['ls', 'oss://remote'], ['head', 'oss://remote/none'], ['rm', 'oss://remote/none']]) {
+  for (const args of [['ls', 'oss://remote'], ['head', 'oss://remote/none'], ['rm', 'oss://remote/none'], ['uploads', 'ls', 'oss://remote']]) {
     const r = await runCli([...args, '--endpoint', server.endpoint], remoteEnv(home));
     assert.notEqual(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(existsSync(join(root, home, 'keys')), false, `${args.join(' ')} created a key`);
