@@ -6,8 +6,9 @@ import { crc64Rows } from './crc64.js';
 import { e2eRows } from './e2e.js';
 import { kmsRows } from './kms.js';
 import { multipartRows } from './multipart.js';
+import { peersRows } from './peers.js';
 import { rsaRows } from './rsa.js';
 import { serverRows } from './server.js';
 
 /** All row groups. */
-export const ROW_GROUPS: readonly RowGroup[] = [cipherRows, crc64Rows, rsaRows, kmsRows, serverRows, e2eRows, multipartRows];
+export const ROW_GROUPS: readonly RowGroup[] = [cipherRows, crc64Rows, rsaRows, kmsRows, serverRows, e2eRows, multipartRows, peersRows];

@@ -39,6 +39,7 @@ const CANNOT_THROW: Readonly<Record<string, readonly string[]>> = {
     'MemoryCheckpointStore.save',
     'MemoryCheckpointStore.remove',
     'CachingMasterKey.clear',
+    'DataKeyCachingMasterKey.clear',
     'FaultController.clear',
     'FaultController.log',
     'FaultController.resetLog',
