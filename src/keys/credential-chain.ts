@@ -37,7 +37,11 @@ export interface ChainCredentials {
 
 /** A credential source an official SDK client accepts as its `credential` option (an `@alicloud/credentials` Credential). */
 export interface CredentialChain {
-  /** The current credentials (refreshed by the chain when they are temporary). */
+  /**
+   * The current credentials (refreshed by the chain when they are temporary).
+   * @throws whatever the chain's providers throw when none has credentials (a plain `Error` from
+   *   `@alicloud/credentials`); {@link resolveChainCredentials} turns that into ERR_CSE_INVALID_ARGUMENT
+   */
   getCredential(): Promise<unknown>;
 }
 

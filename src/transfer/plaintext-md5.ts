@@ -9,7 +9,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { CseError, ErrorCode } from '../errors.js';
 import { abortedError } from './abort.js';
 
@@ -19,23 +19,29 @@ export function md5OfBytes(bytes: Uint8Array): string {
 }
 
 /**
- * Base64 MD5 of the file at `path`, read in 1 MiB chunks (memory stays flat whatever its size).
+ * Base64 MD5 of the file at `path`, read through one reused 1 MiB buffer: memory stays flat whatever its size, and
+ * no fresh memory is touched per chunk (a read stream allocates a new buffer per read; on this machine class first
+ * touch of fresh memory costs ~350 MB/s, more than the MD5 itself).
  *
  * @throws CseError ERR_CSE_IO when the file cannot be read; ERR_CSE_ABORTED when `signal` fires
  */
 export async function md5OfFile(path: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('md5');
-  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
+  let handle: FileHandle | undefined;
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+    handle = await open(path, 'r');
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
       if (signal?.aborted === true) throw abortedError(`MD5 of ${path}`, signal);
-      hash.update(chunk);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
     }
   } catch (e) {
     if (e instanceof CseError) throw e;
     throw new CseError(ErrorCode.IO, `cannot read ${path} for its MD5: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   } finally {
-    stream.destroy();
+    await handle?.close().catch(() => undefined);
   }
   return hash.digest('base64');
 }

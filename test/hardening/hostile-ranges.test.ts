@@ -162,7 +162,7 @@ describe('resumableDownload ranges', () => {
       hostile.handler = lying(lie);
       const into = await mkdtemp(join(dir, 'resumable-'));
       await assert.rejects(hostile.client.resumableDownload('obj', join(into, 'out.bin'), { partSize: 100_000, parallel: 1, retries: 0 }), (e: any) => {
-        assert.ok(e.code === 'ERR_CSE_TRANSFER' || e.code === 'ERR_CSE_INTEGRITY', String(e));
+        assert.ok(e.cseCode === 'ERR_CSE_TRANSFER' || e.cseCode === 'ERR_CSE_INTEGRITY', String(e));
         assert.match(e.message, /expected bytes 0-99999\/200000/);
         return true;
       });

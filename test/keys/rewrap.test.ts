@@ -273,7 +273,7 @@ describe('rewrap of one object', () => {
       },
     };
     await assert.rejects(client(rsaOld, [], racing).rewrap('race/a.bin', { to: kmsNew }), (e: any) => {
-      assert.equal(e.code, 'ERR_CSE_TRANSFER');
+      assert.equal(e.cseCode, 'ERR_CSE_TRANSFER');
       assert.equal(e.status, 412);
       assert.match(e.message, /changed after it was read/);
       return true;
