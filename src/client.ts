@@ -34,7 +34,7 @@ import { writeFileAtomically } from './transfer/file-sink.js';
 import { md5NeedsRereadableSource, md5OfBytes, md5OfFile } from './transfer/plaintext-md5.js';
 import { removeStaleTempFiles } from './transfer/temp-file.js';
 import { readObject, type ObjectRead } from './transfer/read.js';
-import type { ListedObject, ObjectLocation, ObjectStore, ResponseHeaders, ResponseInfo } from './transfer/store.js';
+import type { BucketInfo, ListedObject, ObjectLocation, ObjectStore, ResponseHeaders, ResponseInfo } from './transfer/store.js';
 import { writeEncrypted, type PlaintextSource } from './transfer/write.js';
 import { rewrapObject, rewrapPrefix, type RewrapObjectResult, type RewrapOptions, type RewrapPrefixOptions, type RewrapPrefixResult } from './transfer/rewrap.js';
 import {
@@ -962,6 +962,34 @@ export class EncryptionClient {
    */
   async putBucket(name: string, options: Omit<CallOptions, 'bucket'> = {}): Promise<{ bucket: string; res: ResponseInfo }> {
     const response = await this.#store.putBucket(name, { signal: checkSignal(options.signal), timeout: options.timeout });
+    return { bucket: name, res: response.res };
+  }
+
+  /**
+   * ListBuckets: every bucket the credentials can see (all pages).
+   * @throws CseError ERR_CSE_UNSUPPORTED_OPERATION (a store without it), ERR_CSE_ABORTED; TransferError
+   */
+  async listBuckets(options: Omit<CallOptions, 'bucket'> = {}): Promise<readonly BucketInfo[]> {
+    if (this.#store.listBuckets === undefined) throw new CseError(ErrorCode.UNSUPPORTED_OPERATION, 'this store cannot list buckets');
+    return this.#store.listBuckets({ signal: checkSignal(options.signal), timeout: options.timeout });
+  }
+
+  /**
+   * DeleteBucket (the bucket must be empty).
+   * @throws CseError ERR_CSE_UNSUPPORTED_OPERATION (a store without it), ERR_CSE_ABORTED; TransferError (404
+   *   `NoSuchBucket`, 409 `BucketNotEmpty`)
+   */
+  async deleteBucket(
+    name: string,
+    options: Omit<CallOptions, 'bucket'> = {},
+  ): Promise<{
+    /** The deleted bucket. */
+    bucket: string;
+    /** The DeleteBucket response. */
+    res: ResponseInfo;
+  }> {
+    if (this.#store.deleteBucket === undefined) throw new CseError(ErrorCode.UNSUPPORTED_OPERATION, 'this store cannot delete buckets');
+    const response = await this.#store.deleteBucket(name, { signal: checkSignal(options.signal), timeout: options.timeout });
     return { bucket: name, res: response.res };
   }
 

@@ -103,6 +103,7 @@ export type {
 export type {
   CallOptions as StoreCallOptions,
   CopyRequest,
+  BucketInfo,
   CopyResponse,
   GetResponse,
   ListPage,

@@ -10,6 +10,34 @@ import { CseError, ErrorCode } from '../errors.js';
 /** The signals that stop a transfer cleanly. */
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
+/** The first stop signal this process received, if any (main turns it into exit code 130 or 143). */
+let receivedSignal: string | undefined;
+/** How many {@link interruptible}s are listening (the process-wide fallback leaves signals to them). */
+let listening = 0;
+
+/** The stop signal received so far (`SIGINT`, `SIGTERM`), if any. */
+export function stopSignal(): string | undefined {
+  return receivedSignal;
+}
+
+/** The exit code for a stop signal: 128 + its number (SIGINT 130, SIGTERM 143). */
+export function signalExitCode(signal: string): number {
+  return signal === 'SIGTERM' ? 143 : 130;
+}
+
+/**
+ * Installs the process-wide fallback: a stop signal that arrives while no {@link interruptible} listens (a listing, a
+ * `cat`, or a second Ctrl-C) ends the process at once with 130 (SIGINT) or 143 (SIGTERM) and no stack trace.
+ */
+export function exitOnStopSignals(): void {
+  for (const s of STOP_SIGNALS) {
+    process.on(s, (name: string) => {
+      receivedSignal ??= name;
+      if (listening === 0) process.exit(signalExitCode(name));
+    });
+  }
+}
+
 /** A transfer that Ctrl-C (SIGINT) or SIGTERM stops through an `AbortSignal`; see {@link interruptible}. */
 export interface Interruptible {
   /** Passed to every client call of the command. */
@@ -33,15 +61,21 @@ export interface Interruptible {
 export function interruptible(hint?: string, notice?: (signal: string) => void): Interruptible {
   const controller = new AbortController();
   let received: string | undefined;
+  let released = false;
   const release = (): void => {
+    if (released) return;
+    released = true;
+    listening--;
     for (const s of STOP_SIGNALS) process.off(s, onSignal);
   };
   const onSignal = (name: string): void => {
     received = name;
+    receivedSignal ??= name;
     release();
     notice?.(name);
     controller.abort(new Error(`interrupted by ${name}`));
   };
+  listening++;
   for (const s of STOP_SIGNALS) process.once(s, onSignal);
   return {
     signal: controller.signal,

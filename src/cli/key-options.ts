@@ -120,15 +120,25 @@ export interface KmsKeySpec {
 }
 
 /**
+ * The region of a KMS call with an explicit endpoint and no region given: the endpoint decides where requests go, so
+ * no region is required; it is read from a regional host name (`kms[-vpc].REGION.aliyuncs.com`), else a nominal one
+ * (the SDK wants some region id; it does not change the requests sent to the endpoint).
+ */
+export function regionOfEndpoint(endpoint: string | undefined): string | undefined {
+  if (endpoint === undefined) return undefined;
+  return /(?:^|\/\/)kms(?:-vpc)?\.([a-z0-9-]+)\.aliyuncs\.com/.exec(endpoint)?.[1] ?? 'cn-hangzhou';
+}
+
+/**
  * Builds a KMS master key from its spec and the resolved settings.
  * @throws CseError ERR_CSE_INVALID_ARGUMENT when no region or no credentials are known, or an option is malformed
  */
 export function buildKmsKey(spec: KmsKeySpec, settings: KmsSettings): KmsMasterKey {
-  const region = spec.region ?? settings.region;
+  const region = spec.region ?? settings.region ?? regionOfEndpoint(spec.endpoint ?? settings.endpoint);
   if (region === undefined) {
     throw new CseError(
       ErrorCode.INVALID_ARGUMENT,
-      `KMS key ${spec.keyId} needs a region: give --kms-region (or set ${KMS_REGION_ENV}, or an OSS --region)`,
+      `KMS key ${spec.keyId} needs a region or an endpoint: give --kms-region or --kms-endpoint (or set ${KMS_REGION_ENV}, or an OSS --region)`,
     );
   }
   if (settings.credentials === undefined) {
@@ -238,14 +248,15 @@ export function listKmsKey(spec: KmsKeySpec, role: 'encrypt' | 'decrypt', settin
  *   ERR_CSE_KMS (KMS refused or could not be reached; the message has the KMS code and request id, never secrets)
  */
 export async function createKmsKey(settings: KmsSettings, description: string | undefined): Promise<string> {
-  if (settings.region === undefined) {
-    throw new CseError(ErrorCode.INVALID_ARGUMENT, `creating a KMS key needs a region: give --kms-region (or set ${KMS_REGION_ENV})`);
+  const region = settings.region ?? regionOfEndpoint(settings.endpoint);
+  if (region === undefined) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, `creating a KMS key needs a region or an endpoint: give --kms-region or --kms-endpoint (or set ${KMS_REGION_ENV})`);
   }
   if (settings.credentials === undefined) {
     throw new CseError(ErrorCode.INVALID_ARGUMENT, `creating a KMS key needs credentials: set ${KmsCredentialEnv.ACCESS_KEY_ID} and ${KmsCredentialEnv.ACCESS_KEY_SECRET}`);
   }
   const client = await createKmsClient({
-    region: settings.region,
+    region,
     credentials: settings.credentials,
     ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
   });

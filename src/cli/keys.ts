@@ -40,7 +40,12 @@ export interface LoadKeyOptions {
   readonly passphrase?: string;
   /** Called with {@link privateKeyFileWarning}'s message when a private key file is readable by other users. */
   readonly onWarning?: (message: string) => void;
+  /** The flag that named the file, when it must hold a private key (a public key there is refused at once). */
+  readonly expectPrivate?: string;
 }
+
+/** Any PEM key block. */
+const ANY_KEY_PEM = /-----BEGIN (?:RSA |ENCRYPTED )?(?:PRIVATE|PUBLIC) KEY-----/;
 
 /** Group and other permission bits. */
 const GROUP_OTHER = 0o077;
@@ -88,6 +93,16 @@ export async function privateKeyFileWarning(path: string): Promise<string | unde
 export async function loadRsaKeyFile(path: string, options: LoadKeyOptions = {}): Promise<RsaMasterKey> {
   const pem = (await readSmallFile(path, 'key file')).toString('utf8');
   const isPrivate = PRIVATE_PEM.test(pem);
+  if (!ANY_KEY_PEM.test(pem)) {
+    throw new CseError(ErrorCode.INVALID_KEY, `${path} is not a PEM key file (no -----BEGIN … PRIVATE KEY----- or PUBLIC KEY----- block)`);
+  }
+  if (!isPrivate && options.expectPrivate !== undefined) {
+    throw new CseError(
+      ErrorCode.INVALID_KEY,
+      `${options.expectPrivate} ${path} holds a public key, which cannot decrypt: give the private key of the pair there ` +
+        '(or pass the public key with --public-key to encrypt only)',
+    );
+  }
   if (isPrivate) {
     const warning = await privateKeyFileWarning(path);
     if (warning !== undefined) options.onWarning?.(warning);
@@ -101,7 +116,9 @@ export async function loadRsaKeyFile(path: string, options: LoadKeyOptions = {})
     });
   } catch (e) {
     if (e instanceof CseError) {
-      throw new CseError(e.cseCode, `cannot load key file ${path}: ${e.message}`, { cause: e });
+      // The passphrase can only come from the environment: name the variable where it is missing or wrong.
+      const hint = /passphrase/.test(e.message) ? ` (set ${PASSPHRASE_ENV} to the PEM's passphrase)` : '';
+      throw new CseError(e.cseCode, `cannot load key file ${path}: ${e.message}${hint}`, { cause: e });
     }
     throw new CseError(ErrorCode.INVALID_KEY, `cannot load key file ${path}`, { cause: e });
   }
@@ -161,7 +178,14 @@ export interface CliKeys {
 
 /** One configured key, before it is loaded. */
 export type KeySpec =
-  | { readonly kind: 'rsa'; readonly path: string; readonly description?: MatDesc | undefined; readonly wrap?: 'pkcs1' | 'oaep' | undefined }
+  | {
+      readonly kind: 'rsa';
+      readonly path: string;
+      readonly description?: MatDesc | undefined;
+      readonly wrap?: 'pkcs1' | 'oaep' | undefined;
+      /** Given as a private key (`--private-key`, `OSS_CSE_PRIVATE_KEY`): a public key there is refused at once. */
+      readonly expectPrivate?: boolean | undefined;
+    }
   | ({ readonly kind: 'kms' } & KmsKeySpec);
 
 /** What the key options say, before any key file is read (except the keys file itself). */
@@ -280,7 +304,7 @@ export async function planCliKeys(options: CliKeyOptions, env: NodeJS.ProcessEnv
   }
   for (const [i, path] of privatePaths.entries()) {
     const encrypts = encrypting === undefined && i === 0;
-    add(described({ kind: 'rsa', path }, encrypts), encrypts);
+    add(described({ kind: 'rsa', path, expectPrivate: true }, encrypts), encrypts);
   }
   if (encrypting !== undefined) return { specs, encrypting, source: 'command line' };
   const privatePath = join(cseHome(env), 'keys', 'private.pem');
@@ -306,7 +330,8 @@ export async function planCliKeys(options: CliKeyOptions, env: NodeJS.ProcessEnv
 export async function loadCliKeys(options: CliKeyOptions, io: CliIo, _quiet: boolean, more: LoadCliKeysOptions = {}): Promise<CliKeys> {
   const plan = more.plan ?? (await planCliKeys(options, io.env));
   if (plan.defaultPair !== undefined && more.createDefault !== false) await ensureDefaultPair(plan.defaultPair, io);
-  const passphrase = io.env[PASSPHRASE_ENV];
+  // An empty variable is no passphrase (the message then says the PEM needs one).
+  const passphrase = io.env[PASSPHRASE_ENV] === '' ? undefined : io.env[PASSPHRASE_ENV];
   // The readable-by-others warning is for a person at a terminal (SECURITY.md "Key files"); scripts and piped
   // output stay clean. Group/world-writable private key files are refused either way.
   const interactive = (io.stderr as { isTTY?: boolean }).isTTY === true;
@@ -325,6 +350,7 @@ export async function loadCliKeys(options: CliKeyOptions, io: CliIo, _quiet: boo
     } else {
       const key = await loadRsaKeyFile(spec.path, {
         ...common,
+        ...(spec.expectPrivate === true ? { expectPrivate: '--private-key' } : {}),
         ...(spec.description === undefined ? {} : { description: spec.description }),
         ...(spec.wrap === undefined ? {} : { wrap: spec.wrap }),
       });

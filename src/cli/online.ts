@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 
-import { HOME_ENV } from './keys.js';
+import { HOME_ENV, PASSPHRASE_ENV } from './keys.js';
 import { KMS_OPTIONS, kmsHelp, type KmsFlagValues } from './key-options.js';
 import { UsageError } from './command.js';
 
@@ -48,6 +48,7 @@ export const TargetEnv = {
 export const ONLINE_OPTIONS = {
   endpoint: { type: 'string' },
   region: { type: 'string' },
+  profile: { type: 'string' },
   'public-key': { type: 'string' },
   'private-key': { type: 'string', multiple: true },
   keys: { type: 'string' },
@@ -57,15 +58,18 @@ export const ONLINE_OPTIONS = {
   'key-selection': { type: 'string' },
   'require-encrypted': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
-  quiet: { type: 'boolean', default: false },
+  quiet: { type: 'boolean', short: 'q', default: false },
 } as const;
 
 /** The help text for {@link ONLINE_OPTIONS}. */
 export const ONLINE_HELP = `Target (default: the embedded server, see below):
   --endpoint URL           OSS endpoint, e.g. https://oss-cn-hangzhou.aliyuncs.com (env ${TargetEnv.ENDPOINT})
   --region REGION          OSS region, e.g. cn-hangzhou; requests are then signed with OSS V4 (env ${TargetEnv.REGION})
-  Credentials come from ${TargetEnv.ACCESS_KEY_ID} / ${TargetEnv.ACCESS_KEY_SECRET} (or ${TargetEnv.ALIBABA_ACCESS_KEY_ID} /
-  ${TargetEnv.ALIBABA_ACCESS_KEY_SECRET}), with ${TargetEnv.SESSION_TOKEN} (or ${TargetEnv.ALIBABA_SECURITY_TOKEN}) for STS.
+  --profile NAME           credentials from the [NAME] section of ~/.alibabacloud/credentials (env ALIBABA_CLOUD_PROFILE)
+  Credentials: --profile, else ${TargetEnv.ACCESS_KEY_ID} / ${TargetEnv.ACCESS_KEY_SECRET} (${TargetEnv.SESSION_TOKEN} for STS), else
+  the official default chain (${TargetEnv.ALIBABA_ACCESS_KEY_ID} / ${TargetEnv.ALIBABA_ACCESS_KEY_SECRET} /
+  ${TargetEnv.ALIBABA_SECURITY_TOKEN}, OIDC, ~/.alibabacloud/credentials [default], ECS RAM role); STS credentials
+  are refreshed. Defaults for these options may live in $${TargetEnv.HOME}/config.json (\`oss-cse config\`).
   With neither endpoint nor region, oss-cse starts its embedded OSS-compatible server in-process over
   $${TargetEnv.HOME}/server (${TargetEnv.HOME} defaults to ~/.oss-cse), so data persists between commands.
 
@@ -74,7 +78,8 @@ command that encrypts or decrypts, with a note on stderr to back it up; any othe
 else exit 2; ls, mb, rm, head and uploads need no key and never create one):
   --public-key PEM         RSA public key that encrypts new objects (env OSS_CSE_PUBLIC_KEY)
   --private-key PEM        RSA private key that decrypts; repeat for several keys; the first one also
-                           encrypts when no --public-key is given (env OSS_CSE_PRIVATE_KEY, paths separated by ':')
+                           encrypts when no --public-key is given (env OSS_CSE_PRIVATE_KEY, paths separated by ':');
+                           an encrypted PEM's passphrase comes from $${PASSPHRASE_ENV}
 ${kmsHelp('with the embedded server, its own KMS emulator; else kms.REGION.aliyuncs.com')}
   --keys FILE              a keys file: {"keys": [{"type": "kms", "keyId": "…", "description": {"year": "2025"},
                            "encrypt": true}, {"privateKey": "old.pem", "description": {"year": "2024"}}]}
@@ -87,14 +92,16 @@ ${kmsHelp('with the embedded server, its own KMS emulator; else kms.REGION.aliyu
 
 Output:
   --json                   print a JSON result
-  --quiet                  print nothing on success (no progress bar either)
+  --quiet, -q              print nothing on success (no progress bar either)
 
-Exit codes: 0 success; 1 failure (a one-line \`error [ERR_CSE_…]: …\` on stderr); 2 bad command line.`;
+Exit codes: 0 success; 1 failure (a one-line \`error [ERR_CSE_…]: …\` on stderr); 2 bad command line;
+130 interrupted.`;
 
 /** The parsed values of {@link ONLINE_OPTIONS}. */
 export interface OnlineValues extends KmsFlagValues {
   readonly endpoint?: string | undefined;
   readonly region?: string | undefined;
+  readonly profile?: string | undefined;
   readonly 'public-key'?: string | undefined;
   readonly 'private-key'?: string[] | undefined;
   readonly keys?: string | undefined;

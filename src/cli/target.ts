@@ -18,6 +18,8 @@ import { cseHome, loadCliKeys, noKeyForRemoteMessage, NO_KEYS, planCliKeys, type
 import type { KmsDefaults } from './key-options.js';
 import { UsageError } from './command.js';
 import { TargetEnv, type OnlineValues } from './online.js';
+import { withConfig } from './config.js';
+import { resolveCredentials } from './credentials.js';
 
 /** A connected target: the encryption client, the plain client under it, and how to release it. */
 export interface Session {
@@ -113,8 +115,9 @@ async function fileExists(path: string): Promise<boolean> {
  * @throws UsageError / CseError for bad options, missing credentials, unusable keys, a server that cannot start;
  *   UsageError (exit 2) when a command that needs a key has none for a target other than the embedded server
  */
-export async function openSession(values: OnlineValues, io: CliIo, bucket: string | undefined, options: SessionOptions = {}): Promise<Session> {
+export async function openSession(flags: OnlineValues, io: CliIo, bucket: string | undefined, options: SessionOptions = {}): Promise<Session> {
   const env = io.env;
+  const values = withConfig(flags, env);
   const endpoint = nonEmpty(values.endpoint) ?? nonEmpty(env[TargetEnv.ENDPOINT]);
   const region = nonEmpty(values.region) ?? nonEmpty(env[TargetEnv.REGION]);
   const policy = keySelection(values['key-selection']);
@@ -176,30 +179,32 @@ export async function openSession(values: OnlineValues, io: CliIo, bucket: strin
       throw e;
     }
   }
-  const accessKeyId = nonEmpty(env[TargetEnv.ACCESS_KEY_ID]) ?? nonEmpty(env[TargetEnv.ALIBABA_ACCESS_KEY_ID]);
-  const accessKeySecret = nonEmpty(env[TargetEnv.ACCESS_KEY_SECRET]) ?? nonEmpty(env[TargetEnv.ALIBABA_ACCESS_KEY_SECRET]);
-  if (accessKeyId === undefined || accessKeySecret === undefined) {
-    throw new CseError(
-      ErrorCode.INVALID_ARGUMENT,
-      `credentials are required for ${endpoint ?? region ?? ''}: set ${TargetEnv.ACCESS_KEY_ID} and ${TargetEnv.ACCESS_KEY_SECRET} ` +
-        `(or ${TargetEnv.ALIBABA_ACCESS_KEY_ID} and ${TargetEnv.ALIBABA_ACCESS_KEY_SECRET})`,
-    );
-  }
-  const stsToken = nonEmpty(env[TargetEnv.SESSION_TOKEN]) ?? nonEmpty(env[TargetEnv.ALIBABA_SECURITY_TOKEN]);
+  const target = endpoint ?? `region ${region ?? ''}`;
+  const credentials = await resolveCredentials(env, nonEmpty(values.profile), target);
+  const { accessKeyId, accessKeySecret } = credentials;
+  const stsToken = credentials.securityToken;
   const kmsDefaults: KmsDefaults = {
     region: region?.replace(/^oss-/, ''),
     credentials: stsToken === undefined ? { accessKeyId, accessKeySecret } : { accessKeyId, accessKeySecret, securityToken: stsToken },
-    credentialSource: 'the OSS credentials',
+    credentialSource: credentials.source,
   };
   const keys = await loadKeys(kmsDefaults);
-  const oss = createOssClient({ endpoint, region, bucket, accessKeyId, accessKeySecret, stsToken });
+  const oss = createOssClient({
+    endpoint,
+    region,
+    bucket,
+    accessKeyId,
+    accessKeySecret,
+    stsToken,
+    ...(credentials.refresh === undefined ? {} : { refreshSTSToken: credentials.refresh }),
+  });
   return {
     client: new EncryptionClient(oss, clientOptionsOf(keys)),
     oss,
     server: undefined,
     kmsDefaults,
     keys,
-    where: endpoint ?? `region ${region ?? ''}`,
+    where: target,
     close: async () => {
       // Nothing to release for a remote target.
     },

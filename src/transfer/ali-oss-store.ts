@@ -38,6 +38,7 @@ import type {
   UploadPartResponse,
 } from './multipart-store.js';
 import type {
+  BucketInfo,
   CallOptions,
   CopyRequest,
   CopyResponse,
@@ -75,6 +76,17 @@ export interface OssConnectionOptions {
   readonly stsToken?: string | undefined;
   /** Per-request timeout in milliseconds (default 60 s). */
   readonly timeout?: number | undefined;
+  /** Fetches fresh temporary credentials; ali-oss calls it every `refreshSTSTokenInterval` (5 min) with `stsToken`. */
+  readonly refreshSTSToken?:
+    | (() => Promise<{
+        /** AccessKey ID (`STS.…`). */
+        accessKeyId: string;
+        /** AccessKey secret. */
+        accessKeySecret: string;
+        /** Security token. */
+        stsToken: string;
+      }>)
+    | undefined;
 }
 
 /**
@@ -109,6 +121,7 @@ export function createOssClient(options: OssConnectionOptions): AliOssClient {
     ...(region === undefined ? {} : { region }),
     ...(options.bucket === undefined ? {} : { bucket: options.bucket }),
     ...(options.stsToken === undefined ? {} : { stsToken: options.stsToken }),
+    ...(options.refreshSTSToken === undefined ? {} : { refreshSTSToken: options.refreshSTSToken }),
   });
 }
 
@@ -172,6 +185,11 @@ interface AliOssInternals {
   _getReqUrl(params: { bucket: string; object: string }): string;
   delete(name: string, options: { timeout?: number }): Promise<{ res: ResponseInfo }>;
   putBucket(name: string, options: { timeout?: number }): Promise<{ res: ResponseInfo }>;
+  deleteBucket(name: string, options: { timeout?: number }): Promise<{ res: ResponseInfo }>;
+  listBuckets(
+    query: Record<string, string | number> | null,
+    options: { timeout?: number },
+  ): Promise<{ buckets: { name: string; region?: string; creationDate?: string }[] | null; nextMarker?: string | null; isTruncated?: boolean }>;
   listV2(query: Record<string, string | number | boolean>, options: { timeout?: number }): Promise<AliListV2Result>;
   list(query: Record<string, string | number>, options: { timeout?: number }): Promise<AliListV1Result>;
 }
@@ -433,6 +451,36 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     const location = { bucket, key: '' };
     const result = await this.#viaClient(`PUT bucket ${bucket}`, location, options, async (client) =>
       client.putBucket(bucket, timeoutOption(options)),
+    );
+    return fromInfo(result.res);
+  }
+
+  /**
+   * {@inheritDoc ObjectStore.listBuckets}
+   * @throws CseError ERR_CSE_ABORTED when the signal fires; TransferError (ERR_CSE_TRANSFER) for an OSS error answer or
+   *   a network failure
+   */
+  async listBuckets(options: CallOptions = {}): Promise<readonly BucketInfo[]> {
+    const out: BucketInfo[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await this.#viaClient('ListBuckets', { bucket: '', key: '' }, options, async (client) =>
+        client.listBuckets({ 'max-keys': 1000, ...(marker === undefined ? {} : { marker }) }, timeoutOption(options)),
+      );
+      for (const b of page.buckets ?? []) out.push({ name: b.name, region: b.region, creationDate: b.creationDate });
+      marker = page.isTruncated === true && typeof page.nextMarker === 'string' && page.nextMarker !== '' ? page.nextMarker : undefined;
+    } while (marker !== undefined);
+    return out;
+  }
+
+  /**
+   * {@inheritDoc ObjectStore.deleteBucket}
+   * @throws CseError ERR_CSE_ABORTED when the signal fires; TransferError (ERR_CSE_TRANSFER) for an OSS error answer
+   *   (404 `NoSuchBucket`, 409 `BucketNotEmpty`) or a network failure
+   */
+  async deleteBucket(bucket: string, options: CallOptions = {}): Promise<StoreResponse> {
+    const result = await this.#viaClient(`DELETE bucket ${bucket}`, { bucket, key: '' }, options, async (client) =>
+      client.deleteBucket(bucket, timeoutOption(options)),
     );
     return fromInfo(result.res);
   }

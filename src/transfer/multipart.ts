@@ -250,11 +250,11 @@ export async function initiateEncryptedUpload(
     masterKey: options.masterKey,
     dataSize,
     partSize,
+    plaintextLength: dataSize,
     // The completed object keeps Initiate's metadata (FORMAT.md §6), so the plaintext length stored here is checked
     // by every whole read, as for a PutObject (issue 14 item 2). It always equals dataSize: Complete refuses parts
     // that do not add up to it. (Go sends none on Initiate; a reader that ignores it loses nothing.)
     unencryptedContentLength: dataSize,
-    plaintextLength: dataSize,
     ...(md5 === undefined ? {} : { unencryptedContentMd5: md5 }),
     ...(options.contentMaterial === undefined ? {} : { contentMaterial: options.contentMaterial }),
   });

@@ -78,7 +78,7 @@ export type RewrapVerification =
 export interface RewrapKeyInfo {
   /** The master key's display name. */
   readonly key: string;
-  /** The material description. */
+  /** The material description: for `from`, the one the object stored; for `to`, the one written. */
   readonly matdesc: MatDesc;
   /** The wrap algorithm (unknown for the target of a dry run). */
   readonly wrapAlgorithm: string | undefined;
@@ -181,8 +181,12 @@ function zero(material: ContentMaterial | null | undefined): void {
   material?.iv.fill(0);
 }
 
-function keyInfo(key: MasterKey, wrapAlgorithm: string | undefined): RewrapKeyInfo {
-  return { key: key.name, matdesc: key.description, wrapAlgorithm };
+/**
+ * `matdesc` is what the object stores when given (the "from" side: the key that opened it may carry another
+ * description, e.g. under the fallback policy), else the key's own (the "to" side: what is written).
+ */
+function keyInfo(key: MasterKey, wrapAlgorithm: string | undefined, stored?: MatDesc): RewrapKeyInfo {
+  return { key: key.name, matdesc: stored ?? key.description, wrapAlgorithm };
 }
 
 function messageOf(e: unknown): string {
@@ -314,7 +318,7 @@ export async function rewrapObject(store: ObjectStore, location: ObjectLocation,
     );
   }
   const opened = await open(envelope, options, object);
-  const from = opened.key === undefined ? undefined : keyInfo(opened.key, envelope.wrapAlgorithm);
+  const from = opened.key === undefined ? undefined : keyInfo(opened.key, envelope.wrapAlgorithm, envelope.matdesc);
   if (opened.skip !== undefined) {
     return {
       name: object,

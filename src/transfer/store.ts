@@ -251,4 +251,24 @@ export interface ObjectStore {
    * @throws TransferError (409 `BucketAlreadyExists` when it exists); CseError ERR_CSE_ABORTED
    */
   putBucket(bucket: string, options?: CallOptions): Promise<StoreResponse>;
+  /**
+   * ListBuckets (every page). Optional: stores without it make `EncryptionClient.listBuckets` refuse.
+   * @throws TransferError; CseError ERR_CSE_ABORTED
+   */
+  listBuckets?(options?: CallOptions): Promise<readonly BucketInfo[]>;
+  /**
+   * DeleteBucket. Optional like {@link ObjectStore.listBuckets}.
+   * @throws TransferError (404 `NoSuchBucket`, 409 `BucketNotEmpty`); CseError ERR_CSE_ABORTED
+   */
+  deleteBucket?(bucket: string, options?: CallOptions): Promise<StoreResponse>;
+}
+
+/** A bucket as ListBuckets reports it. */
+export interface BucketInfo {
+  /** Bucket name. */
+  readonly name: string;
+  /** Region (e.g. `oss-cn-hangzhou`), when reported. */
+  readonly region: string | undefined;
+  /** Creation time (ISO 8601), when reported. */
+  readonly creationDate: string | undefined;
 }

@@ -1,6 +1,6 @@
 // Ctrl-C during `put` and `get`, through the real bin/oss-cse.js (built into dist/ by `npm test`) against an embedded
 // server started here (its parts slowed down so that the signal lands mid-way): SIGINT aborts the client calls, the
-// command exits 1 with one `error [ERR_CSE_ABORTED]: interrupted by SIGINT: …` line, and leaves nothing behind: no
+// command exits 130 (128 + SIGINT, as shells report it) with one `error [ERR_CSE_ABORTED]: interrupted by SIGINT: …` line, and leaves nothing behind: no
 // object and no unfinished multipart upload without a checkpoint; with --checkpoint the upload is kept and the same
 // command continues it; an interrupted get leaves no file and no temporary file.
 import { after, afterEach, before, test } from 'node:test';
@@ -103,11 +103,11 @@ function assertAbortedLine(stderr: string): string {
   return last;
 }
 
-test('Ctrl-C during a multipart put aborts the upload on OSS: exit 1, one error line, no object, no upload left', async () => {
+test('Ctrl-C during a multipart put aborts the upload on OSS: exit 130, one error line, no object, no upload left', async () => {
   const key = 'interrupt/put';
   server.faults?.set({ rules: [{ fault: { kind: 'slow', delayMs: PART_DELAY_MS }, operations: ['UploadPart'], key }] });
   const r = await interrupted(['put', file, `oss://${BUCKET}/${key}`, '--part-size', '100KiB', '--parallel', '2'], 'UploadPart', key, 3);
-  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.code, 130, r.stderr);
   assert.match(assertAbortedLine(r.stderr), /multipart upload \S+ of oss:\/\/transfer-tests\/interrupt\/put was stopped by its abort signal after \d+ of 40 parts; upload \S+ was aborted on OSS; no object was written/);
   assert.equal(r.stdout, '');
   assert.equal(await exists(key), false);
@@ -120,7 +120,7 @@ test('Ctrl-C during a put with --checkpoint keeps the upload, and the same comma
   const args = ['put', file, `oss://${BUCKET}/${key}`, '--part-size', '100KiB', '--parallel', '2', '--checkpoint', checkpoint];
   server.faults?.set({ rules: [{ fault: { kind: 'slow', delayMs: PART_DELAY_MS }, operations: ['UploadPart'], key }] });
   const r = await interrupted(args, 'UploadPart', key, 3);
-  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.code, 130, r.stderr);
   assert.match(assertAbortedLine(r.stderr), /^error \[ERR_CSE_ABORTED\]: interrupted by SIGINT \(run the same command again to continue\): .*is kept: resume it with the checkpoint \S*put\.checkpoint\.json/);
   assert.equal(await exists(key), false);
   assert.equal((await uploads(key)).length, 1, 'the upload is kept');
@@ -141,7 +141,7 @@ test('Ctrl-C during a parallel get leaves no file and no temporary file', async 
   mkdirSync(dir);
   server.faults?.set({ rules: [{ fault: { kind: 'slow', delayMs: PART_DELAY_MS }, operations: ['GetObject'], key }] });
   const r = await interrupted(['get', `oss://${BUCKET}/${key}`, join(dir, 'out.bin'), '--part-size', '100KiB', '--parallel', '2'], 'GetObject', key, 3);
-  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.code, 130, r.stderr);
   assert.match(assertAbortedLine(r.stderr), /download of oss:\/\/transfer-tests\/interrupt\/get was aborted/);
   assert.deepEqual(readdirSync(dir), []);
 });

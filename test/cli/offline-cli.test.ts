@@ -38,7 +38,7 @@ test('keygen → encrypt → inspect → decrypt round-trips a file, with privat
   const info = JSON.parse(r.stdout);
   assert.equal(info.format, 'V2');
   assert.equal(info.wrapAlgorithm, 'RSA/NONE/PKCS1Padding');
-  assert.equal(info.matdesc, '{"owner":"ops"}');
+  assert.deepEqual(info.matdesc, { owner: 'ops' });
   assert.equal(info.unencryptedContentLength, 70_001);
   const meta: Record<string, string> = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8'));
   for (const value of Object.values(meta)) {

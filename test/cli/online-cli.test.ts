@@ -204,7 +204,7 @@ describe('against an endpoint, with credentials from the environment', () => {
     r = await runCli(['put', file, 'oss://remote/via-keys-file', '--endpoint', server.endpoint, '--keys', keysFile], env);
     assert.equal(r.code, 0, r.stderr);
     r = await runCli(['head', 'oss://remote/via-keys-file', '--endpoint', server.endpoint, '--keys', keysFile, '--json'], env);
-    assert.equal(JSON.parse(r.stdout).matdesc, '{"year":"2025"}');
+    assert.deepEqual(JSON.parse(r.stdout).matdesc, { year: '2025' });
     // Each object's key is found by its description, so the strict policy reads both.
     for (const name of ['old', 'via-keys-file']) {
       r = await runCli(['get', `oss://remote/${name}`, '-', '--endpoint', server.endpoint, '--keys', keysFile, '--key-selection', 'strict'], env);

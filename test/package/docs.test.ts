@@ -1,4 +1,4 @@
-// The generated documentation cannot drift: README's "Configuration" section equals what the CLI's help says
+// The generated documentation cannot drift: docs/cli.md equals what the CLI's help says
 // (scripts/gen-config-docs.mjs --check, against the built CLI), and TypeDoc builds the API reference of both entry
 // points with every exported symbol and property documented and no warning (typedoc.json: treatWarningsAsErrors,
 // validation.notDocumented), without writing it (--emit none).
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('generated documentation', () => {
-  test("README's Configuration section is the CLI's current help (npm run docs:config regenerates it)", () => {
+  test("docs/cli.md is the CLI's current help (npm run docs:config regenerates it)", () => {
     const r = spawnSync(process.execPath, ['scripts/gen-config-docs.mjs', '--check'], { cwd: root, encoding: 'utf8' });
     assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
   });

@@ -27,7 +27,7 @@ import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -209,7 +209,8 @@ describe('the packed tarball, installed offline in a scratch project', () => {
     for (const required of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'FORMAT.md', 'SECURITY.md', 'bin/oss-cse.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/server/src/index.js', 'dist/server/src/index.d.ts', 'dist/src/cli/main.js', 'dist/gateway/src/index.js']) {
       assert.ok(paths.includes(required), `${required} is missing from the tarball`);
     }
-    const unwanted = paths.filter((p) => /^(test|bench|examples|scripts|src|\.tmp|\.ci|docs)\/|\.map$|\.ts$(?<!\.d\.ts)|\.tsbuildinfo$/.test(p));
+    // docs/ ships its Markdown pages (README links to them), never the generated API reference under docs/api/.
+    const unwanted = paths.filter((p) => /^(test|bench|examples|scripts|src|\.tmp|\.ci)\/|^docs\/(?![a-z-]+\.md$)|\.map$|\.ts$(?<!\.d\.ts)|\.tsbuildinfo$/.test(p));
     assert.deepEqual(unwanted, []);
     assert.ok(paths.every((p) => !p.startsWith('dist/') || p.endsWith('.js') || p.endsWith('.d.ts')), 'dist/ ships .js and .d.ts only');
     // No map ships, so no file may point at one (tsconfig.build.json: no sourceMap, no declarationMap).
@@ -219,6 +220,23 @@ describe('the packed tarball, installed offline in a scratch project', () => {
     // Budget: the whole library, server and CLI in well under a megabyte.
     assert.ok(packed.size < 600_000, `tarball is ${packed.size} bytes`);
     console.log(`tarball ${packed.filename}: ${packed.size} bytes packed, ${packed.unpackedSize} unpacked, ${packed.entryCount} files`);
+  });
+
+  test('every relative link of README.md and docs/*.md resolves to a file in the tarball', () => {
+    const paths = new Set(packed.files.map((f) => f.path));
+    const pages = [...paths].filter((p) => p === 'README.md' || /^docs\/[a-z-]+\.md$/.test(p));
+    assert.ok(pages.length >= 5, `pages: ${pages.join(', ')}`);
+    const broken: string[] = [];
+    for (const page of pages) {
+      const text = readFileSync(join(project, 'node_modules', pkg.name, page), 'utf8');
+      for (const m of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        const target = m[1] ?? '';
+        if (/^[a-z]+:/.test(target)) continue;
+        const resolved = posix.normalize(posix.join(posix.dirname(page), target));
+        if (!paths.has(resolved)) broken.push(`${page} → ${target}`);
+      }
+    }
+    assert.deepEqual(broken, []);
   });
 
   test('a TypeScript consumer (ESM .ts and CommonJS .cts) type-checks against the shipped declarations', () => {

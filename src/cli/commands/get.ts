@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import type { Command, CliIo } from '../command.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../files.js';
 import { UsageError } from '../command.js';
+import { withBucketCheck } from '../not-found.js';
 import { counted, progressBar } from '../progress.js';
 import { ONLINE_HELP, ONLINE_OPTIONS, parseOssUrl } from '../online.js';
 import {
@@ -117,7 +118,7 @@ export const get: Command = {
     // --checkpoint/--resume), not mid-write.
     const interrupt = interruptible(transfer.checkpoint !== undefined || transfer.resume ? 'run the same command again to continue' : undefined);
     const { signal } = interrupt;
-    return interrupt.run(withSession(values, io, source.bucket, async ({ client }) => {
+    return interrupt.run(withSession(values, io, source.bucket, async ({ client }) => withBucketCheck(client, source.bucket, async () => {
       const whole = local !== '-' && Object.keys(headers).length === 0;
       // Without flags, the size decides: one HEAD, then the parallel path for large objects.
       const parallel = whole && (transfer.explicit || useParallelTransfer('download', (await client.head(source.key, { signal })).size, transfer));
@@ -156,6 +157,7 @@ export const get: Command = {
               range: null,
               objectSize: r.size,
               crc64: r.crc64 ?? null,
+              envelope: r.envelope ?? null,
               parts: r.partCount,
               partsFetched: r.partsFetched,
               resumed: r.resumed,
@@ -198,6 +200,7 @@ export const get: Command = {
             encrypted: result.encrypted,
             range: result.range ?? null,
             objectSize: result.objectSize ?? null,
+            envelope: result.envelope ?? null,
           }) + '\n',
         );
       } else if (!values.quiet && local !== '-') {
@@ -205,7 +208,7 @@ export const get: Command = {
         io.stdout.write(`downloaded ${written} bytes from ${url} to ${local} (${what})\n`);
       }
       return 0;
-    }));
+    })));
   },
 };
 

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { encodeMatDesc } from '../../format/matdesc.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
+import { withBucketCheck } from '../not-found.js';
 import { ONLINE_HELP, ONLINE_OPTIONS, parseOssUrl } from '../online.js';
 
 const help = `Usage: oss-cse head oss://BUCKET/KEY [options]
@@ -30,7 +31,7 @@ export const head: Command = {
     if (source.key === '') throw new UsageError('the object needs a key: oss://BUCKET/KEY');
     const { withSession } = await import('../target.js');
     return withSession(values, io, source.bucket, async ({ client }) => {
-      const r = await client.head(source.key);
+      const r = await withBucketCheck(client, source.bucket, async () => client.head(source.key));
       const headers = r.res.headers;
       const info = {
         object: `oss://${source.bucket}/${source.key}`,
@@ -39,7 +40,7 @@ export const head: Command = {
         format: r.envelope === undefined ? null : r.envelope.version === 'v2' ? 'V2' : r.envelope.version === 'v1' ? 'V1' : 'guide',
         wrapAlgorithm: r.envelope?.wrapAlgorithm ?? null,
         cekAlgorithm: r.envelope?.cekAlgorithm ?? null,
-        matdesc: r.envelope === undefined ? null : encodeMatDesc(r.envelope.matdesc),
+        matdesc: r.envelope === undefined ? null : r.envelope.matdesc,
         unencryptedContentLength: r.envelope?.unencryptedContentLength ?? null,
         unencryptedContentMd5: r.envelope?.unencryptedContentMd5 ?? null,
         dataSize: r.envelope?.dataSize ?? null,
@@ -49,8 +50,10 @@ export const head: Command = {
         lastModified: headers['last-modified'] ?? null,
         meta: r.meta ?? {},
       };
+      // docs/cli-json.md: the same `envelope` object as put and get print.
+      const json = { ...info, envelope: r.envelope ?? null };
       if (values.json) {
-        io.stdout.write(JSON.stringify(info) + '\n');
+        io.stdout.write(JSON.stringify(json) + '\n');
         return 0;
       }
       if (values.quiet) return 0;
@@ -59,7 +62,7 @@ export const head: Command = {
       for (const [k, v] of Object.entries(facts)) {
         if (v === null && r.encrypted) continue;
         if (v === null && !['size', 'encrypted', 'contentType', 'etag', 'lastModified'].includes(k)) continue;
-        rows.push([k, v === null ? '-' : typeof v === 'boolean' ? (v ? 'yes' : 'no') : String(v)]);
+        rows.push([k, v === null ? '-' : typeof v === 'boolean' ? (v ? 'yes' : 'no') : typeof v === 'object' ? encodeMatDesc(v) : String(v)]);
       }
       for (const [k, v] of Object.entries(meta)) rows.push([`meta.${k}`, v]);
       const width = Math.max(...rows.map(([k]) => k.length));

@@ -6,6 +6,8 @@
 
 import type { Command } from '../command.js';
 import { cat } from './cat.js';
+import { config } from './config.js';
+import { cp } from './cp.js';
 import { decrypt } from './decrypt.js';
 import { demo } from './demo.js';
 import { encrypt } from './encrypt.js';
@@ -18,10 +20,12 @@ import { keys } from './keys.js';
 import { ls } from './ls.js';
 import { mb } from './mb.js';
 import { put } from './put.js';
+import { rb } from './rb.js';
 import { rewrap } from './rewrap.js';
 import { rm } from './rm.js';
 import { uploads } from './uploads.js';
 import { serve } from './serve.js';
+import { sync } from './sync.js';
 
 /** Every command, in the order `oss-cse --help` lists them. */
-export const commands: readonly Command[] = [put, get, cat, head, ls, rm, mb, uploads, rewrap, keys, keygen, encrypt, decrypt, inspect, serve, gateway, demo];
+export const commands: readonly Command[] = [put, get, cp, sync, cat, head, ls, rm, mb, rb, uploads, rewrap, keys, keygen, config, encrypt, decrypt, inspect, serve, gateway, demo];

@@ -64,7 +64,8 @@ export const inspect: Command = {
     }
     const info = describeEnvelope(envelope);
     if (values.json) {
-      io.stdout.write(JSON.stringify(info) + '\n');
+      // docs/cli-json.md: matdesc is an object in every JSON result.
+      io.stdout.write(JSON.stringify({ ...info, matdesc: envelope.matdesc }) + '\n');
     } else {
       const width = Math.max(...Object.keys(info).map((k) => k.length));
       for (const [k, v] of Object.entries(info)) {
