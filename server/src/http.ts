@@ -153,7 +153,10 @@ async function handle(state: ListenerState, req: http.IncomingMessage, res: http
     }
     // A request whose body was read to the end is destroyed too (autoDestroy): only an incomplete one means the client
     // went away. An error after a complete body (say, a link refused in the data directory) is still answered.
-    if (res.headersSent || (req.destroyed && !req.complete)) {
+    // A connection already gone (the client left, or a test fault reset it mid-answer) has no one left to answer:
+    // sending an error then would only run the answer path, and its fault hooks, a second time.
+    const gone = res.destroyed || res.socket === null || res.socket.destroyed;
+    if (res.headersSent || gone || (req.destroyed && !req.complete)) {
       // The client went away or the body stream broke: nothing left to answer.
       res.destroy();
       return;
