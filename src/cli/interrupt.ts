@@ -1,6 +1,7 @@
 /**
  * Ctrl-C for long-running commands (put, get, rewrap): the first SIGINT or SIGTERM aborts the command's client calls
- * through an `AbortSignal`, so they stop cleanly; the second one kills.
+ * through an `AbortSignal`, so they stop cleanly; the second one kills. Commands that run until stopped (serve,
+ * gateway) wait with {@link untilStopSignal}: for them the signal is the normal end, exit code 0.
  *
  * @packageDocumentation
  */
@@ -90,4 +91,24 @@ export function interruptible(hint?: string, notice?: (signal: string) => void):
       }
     },
   };
+}
+
+/**
+ * Resolves at the first SIGINT or SIGTERM, for a command that runs until stopped (`serve`, `gateway`). The signal is
+ * that command's normal end: the process-wide fallback neither exits nor turns it into exit code 130/143, so the
+ * command shuts down cleanly and exits 0 (its help says so). A second signal during the shutdown kills as usual.
+ * @returns the signal's name
+ */
+export async function untilStopSignal(): Promise<NodeJS.Signals> {
+  listening++;
+  return new Promise((resolveSignal) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      for (const s of STOP_SIGNALS) process.off(s, onSignal);
+      listening--;
+      // The fallback (installed first, so it ran first) recorded it; for this command it is no interruption.
+      receivedSignal = undefined;
+      resolveSignal(signal);
+    };
+    for (const s of STOP_SIGNALS) process.on(s, onSignal);
+  });
 }

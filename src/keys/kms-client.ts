@@ -156,9 +156,13 @@ export function resolveKmsCredentials(explicit: KmsCredentials | undefined, env:
   return nonEmptyString(token) ? { accessKeyId: id, accessKeySecret: secret, securityToken: token } : { accessKeyId: id, accessKeySecret: secret };
 }
 
-/** True when the environment names an access key id and secret (the first provider of the default chain). */
-export function hasEnvCredentials(env: NodeJS.ProcessEnv): boolean {
-  return nonEmptyString(env[KmsCredentialEnv.ACCESS_KEY_ID]) && nonEmptyString(env[KmsCredentialEnv.ACCESS_KEY_SECRET]);
+/**
+ * True when the environment names the access key id or the secret: both make the first provider of the default
+ * chain; one alone is a misconfiguration that {@link resolveKmsCredentials} reports, never a reason to fall through to
+ * other credentials silently.
+ */
+export function hasAnyEnvCredential(env: NodeJS.ProcessEnv): boolean {
+  return nonEmptyString(env[KmsCredentialEnv.ACCESS_KEY_ID]) || nonEmptyString(env[KmsCredentialEnv.ACCESS_KEY_SECRET]);
 }
 
 /** Where the KMS client connects: the `host[:port]` and the scheme. */

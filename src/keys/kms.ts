@@ -32,7 +32,7 @@ import {
   isKmsClientLike,
   kmsRequest,
   parseKmsEndpoint,
-  hasEnvCredentials,
+  hasAnyEnvCredential,
   resolveKmsCredentials,
   type KmsClientLike,
   type KmsCredentials,
@@ -414,8 +414,9 @@ export class KmsMasterKey implements MasterKey {
     if (typeof region !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(region)) invalid(`region must be a region id such as cn-hangzhou, got ${JSON.stringify(region)}`);
     const o = options as KmsMasterKeyEndpointOptions;
     if (o.endpoint !== undefined) parseKmsEndpoint(o.endpoint);
-    // Explicit credentials, else the environment (both checked now); else the official chain, on first use.
-    const fromChain = o.credentials === undefined && !hasEnvCredentials(process.env);
+    // Explicit credentials, else the environment (both checked now: a lone id or secret is an error naming the missing
+    // variable); else, with neither variable set, the official chain, on first use.
+    const fromChain = o.credentials === undefined && !hasAnyEnvCredential(process.env);
     const credentials = fromChain ? undefined : resolveKmsCredentials(o.credentials);
     const load = o.loadSdk ?? importKmsSdk;
     if (typeof load !== 'function') invalid('loadSdk must be a function');

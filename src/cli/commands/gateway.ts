@@ -11,6 +11,7 @@ import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
 import { cseHome } from '../keys.js';
 import { ONLINE_HELP, ONLINE_OPTIONS } from '../online.js';
+import { untilStopSignal } from '../interrupt.js';
 
 const help = `Usage: oss-cse gateway [--host 127.0.0.1] [--port N] [--allow-remote]
                        [--endpoint URL | --region R] [key options as for put/get]
@@ -56,19 +57,6 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-/** Resolves when the process receives SIGINT or SIGTERM. */
-async function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolveSignal) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolveSignal(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
-}
-
 /**
  * `oss-cse gateway`. Resolves with exit code 0 after SIGINT/SIGTERM and a clean shutdown.
  * @throws UsageError for a bad command line (exit code 2)
@@ -103,7 +91,7 @@ export const gateway: Command = {
     if ((id === undefined) !== (secret === undefined)) throw new UsageError('--access-key-id and --access-key-secret go together');
     if (id === '' || secret === '') throw new UsageError('--access-key-id and --access-key-secret must not be empty');
 
-    const signal = untilSignal();
+    const signal = untilStopSignal();
     const { openSession } = await import('../target.js');
     const { startGateway } = await import('../../../gateway/src/index.js');
     const session = await openSession(values, io, undefined);

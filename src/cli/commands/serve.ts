@@ -11,6 +11,7 @@ import { startServer, type RunningServer } from '../../../server/src/index.js';
 import { CseError, ErrorCode } from '../../errors.js';
 import type { CliIo, Command } from '../command.js';
 import { UsageError } from '../command.js';
+import { untilStopSignal } from '../interrupt.js';
 
 const help = `Usage: oss-cse serve [--host 127.0.0.1] [--port 0] [--data DIR | --memory]
                      [--access-key-id ID --access-key-secret SECRET] [--bucket NAME ...]
@@ -68,19 +69,6 @@ function parsePositive(flag: string, text: string | undefined, max: number): num
   return Number(text);
 }
 
-/** Resolves when the process receives SIGINT or SIGTERM. */
-async function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolveSignal) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolveSignal(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
-}
-
 /**
  * `oss-cse serve`. Resolves with exit code 0 after SIGINT/SIGTERM and a clean shutdown.
  * @throws UsageError for a bad command line (exit code 2)
@@ -133,7 +121,7 @@ export const serve: Command = {
       }
     }
 
-    const signal = untilSignal();
+    const signal = untilStopSignal();
     let server: RunningServer;
     try {
       server = await startServer({
