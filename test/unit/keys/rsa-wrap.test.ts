@@ -175,8 +175,16 @@ async function failure(p: Promise<unknown>): Promise<Record<string, unknown>> {
 test('unwrap fails with the identical error whether -key, -start or both are bad (PKCS#1 and OAEP, every kind of bad value)', async () => {
   const other = new RsaMasterKey({ privateKey: (await generateRsaKeyPair(2048)).privateKeyPem });
   const otherPub = createPublicKey(other.exportPublicKeyPem());
-  const underOther = (data: Uint8Array, padding: number): string =>
-    b64(publicEncrypt(padding === constants.RSA_PKCS1_OAEP_PADDING ? { key: otherPub, padding, oaepHash: 'sha1' } : { key: otherPub, padding }, data));
+  // Only values below this key's modulus reach the private operations; one that is not is refused by the public
+  // structural check, which may name its header (it depends on public data only). Draw until below, so that this case
+  // tests the private-operation failure it is named for.
+  const ourModulus = Buffer.from(String(createPublicKey(full.exportPublicKeyPem()).export({ format: 'jwk' }).n), 'base64url');
+  const underOther = (data: Uint8Array, padding: number): string => {
+    for (;;) {
+      const c = publicEncrypt(padding === constants.RSA_PKCS1_OAEP_PADDING ? { key: otherPub, padding, oaepHash: 'sha1' } : { key: otherPub, padding }, data);
+      if (Buffer.compare(c, ourModulus) < 0) return b64(c);
+    }
+  };
   // A k-byte value below the modulus whose decryption is noise (top byte 0: always below the modulus).
   const noise = (): string => {
     const v = randomBytes(K);
