@@ -12,7 +12,7 @@ import { EncryptionClient } from '../../src/client.js';
 import { RsaMasterKey } from '../../src/keys/rsa.js';
 import { cleanMessage } from '../../src/cli/report.js';
 import { closest } from '../../src/cli/suggest.js';
-import { BIN, runCli } from '../helpers/cli.js';
+import { BIN, cliEnv, runCli } from '../helpers/cli.js';
 import { vectorKeys } from '../helpers/vectors.js';
 import { ossFor } from '../transfer/support.js';
 
@@ -24,14 +24,7 @@ let env: NodeJS.ProcessEnv;
 
 before(async () => {
   server = await startServer({ memory: true, buckets: [BUCKET], kms: false, faults: {} });
-  const blank = ['OSS_ENDPOINT', 'OSS_REGION', 'OSS_CSE_PUBLIC_KEY', 'OSS_CSE_PRIVATE_KEY', 'OSS_SESSION_TOKEN', 'ALIBABA_CLOUD_SECURITY_TOKEN',
-    'ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET'];
-  env = {
-    ...Object.fromEntries(blank.map((k) => [k, ''])),
-    OSS_CSE_HOME: join(root, 'home'),
-    OSS_ACCESS_KEY_ID: server.credentials.accessKeyId,
-    OSS_ACCESS_KEY_SECRET: server.credentials.accessKeySecret,
-  };
+  env = cliEnv(server, join(root, 'home'));
 });
 
 after(async () => {

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../server/src/index.js';
-import { BIN, runCli, type CliResult } from '../helpers/cli.js';
+import { BIN, cliEnv, runCli, type CliResult } from '../helpers/cli.js';
 import { vectorKeys } from '../helpers/vectors.js';
 import { ossFor } from '../transfer/support.js';
 import { EncryptionClient } from '../../src/client.js';
@@ -31,14 +31,7 @@ before(async () => {
   server = await startServer({ memory: true, buckets: [BUCKET], kms: false, faults: {} });
   client = new EncryptionClient(ossFor(server), { masterKey: new RsaMasterKey({ privateKey: vectorKeys.privatePkcs8() }) });
   writeFileSync(file, data);
-  const blank = ['OSS_ENDPOINT', 'OSS_REGION', 'OSS_CSE_PUBLIC_KEY', 'OSS_CSE_PRIVATE_KEY', 'OSS_SESSION_TOKEN', 'ALIBABA_CLOUD_SECURITY_TOKEN',
-    'ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET'];
-  env = {
-    ...Object.fromEntries(blank.map((k) => [k, ''])),
-    OSS_CSE_HOME: join(root, 'home'),
-    OSS_ACCESS_KEY_ID: server.credentials.accessKeyId,
-    OSS_ACCESS_KEY_SECRET: server.credentials.accessKeySecret,
-  };
+  env = cliEnv(server, join(root, 'home'));
 });
 
 afterEach(() => {
