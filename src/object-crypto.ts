@@ -158,7 +158,11 @@ export type BodyInput = Uint8Array | AsyncIterable<Uint8Array>;
  * Bytes in → bytes out; an async iterable in → an async iterable out, encrypted chunk by chunk as it is read (the
  * whole object is never buffered).
  *
- * @throws CseError ERR_CSE_KEY_UNUSABLE, ERR_CSE_KMS, ERR_CSE_INVALID_ARGUMENT
+ * With `plaintextLength` the body must be exactly that long: a `Uint8Array` of another length is refused before
+ * anything is sealed; a stream throws before emitting ciphertext past that length, or at its end when short.
+ *
+ * @throws CseError ERR_CSE_KEY_UNUSABLE, ERR_CSE_KMS, ERR_CSE_INVALID_ARGUMENT (also for a body whose length
+ *   differs from `plaintextLength`)
  */
 export async function encryptObject(plaintext: Uint8Array, options: SealOptions): Promise<EncryptedObject<Buffer>>;
 export async function encryptObject(
@@ -174,6 +178,16 @@ export async function encryptObject(
   options: SealOptions,
 ): Promise<EncryptedObject<Buffer | AsyncGenerator<Buffer, void, undefined>>> {
   checkBody(plaintext, 'plaintext');
+  checkOptionalSize(options.plaintextLength, 'plaintextLength');
+  const hint = options.plaintextLength;
+  // The hint bounds the bytes a data-key cache lets under one key (its maxBytes): a body of another length would
+  // break that bound, so it is refused before anything is sealed (bytes) or before a byte past it is emitted (streams).
+  if (plaintext instanceof Uint8Array && hint !== undefined && hint !== plaintext.length) {
+    throw new CseError(
+      ErrorCode.INVALID_ARGUMENT,
+      `plaintextLength: the body is ${String(plaintext.length)} bytes but plaintextLength says ${String(hint)}`,
+    );
+  }
   const { headers, material } = await sealEnvelope(
     plaintext instanceof Uint8Array && options.plaintextLength === undefined ? { ...options, plaintextLength: plaintext.length } : options,
   );
@@ -186,7 +200,29 @@ export async function encryptObject(
   }
   const cipher = createCtrCipher(material.key, material.iv);
   zeroMaterial(material);
-  return { headers, body: streamThrough(plaintext, (c) => cipher.update(c)) };
+  const source = hint === undefined ? plaintext : exactLength(plaintext, hint);
+  return { headers, body: streamThrough(source, (c) => cipher.update(c)) };
+}
+
+/** Passes `source` through, throwing before a chunk would pass `length` bytes and when it ends short of them. */
+async function* exactLength(source: AsyncIterable<Uint8Array>, length: number): AsyncGenerator<Uint8Array, void, undefined> {
+  let seen = 0;
+  for await (const chunk of source as AsyncIterable<unknown>) {
+    if (!(chunk instanceof Uint8Array)) {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, `expected byte chunks, got ${typeof chunk}`);
+    }
+    seen += chunk.length;
+    if (seen > length) {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, `plaintextLength: the body is longer than the declared ${String(length)} bytes`);
+    }
+    yield chunk;
+  }
+  if (seen !== length) {
+    throw new CseError(
+      ErrorCode.INVALID_ARGUMENT,
+      `plaintextLength: the body ended after ${String(seen)} of the declared ${String(length)} bytes`,
+    );
+  }
 }
 
 /** An encrypted body with its metadata, as {@link decryptObject} takes it. */

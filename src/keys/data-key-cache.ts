@@ -55,6 +55,15 @@ interface Entry {
   retired: boolean;
 }
 
+/** One object's share of an entry, copied out when it is reserved. */
+interface Reservation {
+  /** A copy of the data key (the caller's to zero). */
+  readonly key: Uint8Array;
+  readonly wrappedKey: string;
+  /** IV bytes 0..7 for this object: the entry's start plus its sequence number, mod 2^64. */
+  readonly seq: bigint;
+}
+
 const MASK64 = (1n << 64n) - 1n;
 
 /**
@@ -168,15 +177,17 @@ export class DataKeyCachingMasterKey implements MasterKey {
         throw e;
       }
     }
-    const entry = await this.#take(length);
+    // Everything per object comes from the reservation itself: the entry may serve (or retire, zeroing its key)
+    // other callers before this one resumes after the await.
+    const { key, wrappedKey, seq } = await this.#take(length);
     const iv = new Uint8Array(IV_SIZE);
     randomFillSync(iv, 12, 4);
     // Bytes 0..7: the entry's start plus this object's sequence number; bytes 8..11 stay zero (SDK IV shape).
-    new DataView(iv.buffer).setBigUint64(0, (entry.ivBase + BigInt(entry.objects - 1)) & MASK64, false);
-    const material = { key: Uint8Array.from(entry.key), iv };
+    new DataView(iv.buffer).setBigUint64(0, seq, false);
+    const material = { key, iv };
     try {
       const wrappedStart = await this.inner.wrapIv(iv);
-      return { material, wrapped: { wrapAlgorithm: WrapAlgorithm.KMS, wrappedKey: entry.wrappedKey, wrappedStart } };
+      return { material, wrapped: { wrapAlgorithm: WrapAlgorithm.KMS, wrappedKey, wrappedStart } };
     } catch (e) {
       zeroMaterial(material);
       throw e;
@@ -188,16 +199,21 @@ export class DataKeyCachingMasterKey implements MasterKey {
     this.#retire();
   }
 
-  /** Reserves one object of `length` bytes on a live entry, making a new entry when needed. */
-  async #take(length: number): Promise<Entry> {
+  /**
+   * Reserves one object of `length` bytes on a live entry, making a new entry when needed. The key copy and the IV
+   * sequence are taken in the same synchronous step as the reservation: the caller resumes a microtask later, by
+   * which time concurrent callers may have reserved further objects or retired (zeroed) the entry.
+   */
+  async #take(length: number): Promise<Reservation> {
     for (;;) {
       const entry = this.#entry;
       if (entry !== undefined && !entry.retired) {
         const fresh = this.#now() - entry.createdAt < this.maxAgeMs;
         if (fresh && entry.objects < this.maxObjects && entry.bytes + length <= this.maxBytes) {
+          const seq = (entry.ivBase + BigInt(entry.objects)) & MASK64;
           entry.objects++;
           entry.bytes += length;
-          return entry;
+          return { key: Uint8Array.from(entry.key), wrappedKey: entry.wrappedKey, seq };
         }
         this.#retire();
       }

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { startKmsServer, type KmsServer } from '../../server/src/kms/index.js';
 import { CseError, ErrorCode } from '../../src/errors.js';
+import { buildV2Envelope } from '../../src/format/envelope.js';
 import { V2Header } from '../../src/format/headers.js';
 import { DataKeyCachingMasterKey, MAX_OBJECTS_PER_DATA_KEY } from '../../src/keys/data-key-cache.js';
 import { KmsMasterKey } from '../../src/keys/kms.js';
@@ -126,6 +127,59 @@ describe('DataKeyCachingMasterKey against the KMS emulator', () => {
       assert.deepEqual(opened.material.iv, s.material.iv);
     }
     assert.equal(byKey.size, 3);
+    mk.clear();
+  });
+
+  // Counter blocks an object of `length` bytes uses: [IV, IV + ceil(length / 16)) as 128-bit integers.
+  const counterRange = (iv: Uint8Array, length: number): [bigint, bigint] => {
+    const start = BigInt(`0x${Buffer.from(iv).toString('hex')}`);
+    return [start, start + BigInt(Math.ceil(length / 16))];
+  };
+
+  test('concurrent sealMaterial calls on a cached key: distinct IV bytes 0..7 and disjoint counter ranges per object, each round-trips', async () => {
+    const mk = cache({ maxObjects: 1000 });
+    await mk.sealMaterial({ plaintextLength: 1 }); // a live entry, so the burst is all cache hits
+    const lengths = Array.from({ length: 40 }, (_, i) => 1 + i * 37);
+    const sealed = await Promise.all(lengths.map(async (plaintextLength) => mk.sealMaterial({ plaintextLength })));
+    const byKey = new Map<string, { high: string; range: [bigint, bigint] }[]>();
+    for (const [i, s] of sealed.entries()) {
+      assert.deepEqual([...s.material.iv.subarray(8, 12)], [0, 0, 0, 0]);
+      const list = byKey.get(s.wrapped.wrappedKey) ?? [];
+      list.push({ high: Buffer.from(s.material.iv.subarray(0, 8)).toString('hex'), range: counterRange(s.material.iv, lengths[i] ?? 0) });
+      byKey.set(s.wrapped.wrappedKey, list);
+    }
+    for (const list of byKey.values()) {
+      assert.equal(new Set(list.map((o) => o.high)).size, list.length, 'no two objects under one key share IV bytes 0..7');
+      const ranges = list.map((o) => o.range).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      for (let i = 1; i < ranges.length; i++) {
+        assert.ok((ranges[i - 1]?.[1] ?? 0n) <= (ranges[i]?.[0] ?? 0n), 'counter ranges under one key are disjoint');
+      }
+    }
+    for (const s of sealed) {
+      const opened = await kms.unwrap(buildV2Envelope(s.wrapped, { matdesc: kms.description }));
+      assert.ok(opened !== null);
+      assert.deepEqual(opened.key, s.material.key);
+      assert.deepEqual(opened.iv, s.material.iv);
+    }
+    mk.clear();
+  });
+
+  test('concurrent PUTs with maxObjects 1: no object gets a zeroed key, each decrypts with the key from its own envelope', async () => {
+    const mk = cache({ maxObjects: 1 });
+    await mk.sealMaterial({ plaintextLength: 1 }); // a full entry: the burst retires it and races for new ones
+    const bodies = Array.from({ length: 12 }, () => randomBytes(100));
+    const objects = await Promise.all(bodies.map(async (body) => encryptObject(body, { masterKey: mk })));
+    const sealed = await Promise.all(bodies.map(async () => mk.sealMaterial({ plaintextLength: 10 })));
+    for (const s of sealed) {
+      assert.ok(s.material.key.some((b) => b !== 0), 'never an all-zero data key');
+      const opened = await kms.unwrap(buildV2Envelope(s.wrapped, { matdesc: kms.description }));
+      assert.ok(opened !== null);
+      assert.deepEqual(opened.key, s.material.key, 'the key used is the key in the envelope');
+    }
+    for (const [i, o] of objects.entries()) {
+      const out = await decryptObject({ headers: o.headers, body: o.body }, { masterKeys: [kms] });
+      assert.deepEqual(out, bodies[i]);
+    }
     mk.clear();
   });
 

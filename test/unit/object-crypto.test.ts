@@ -190,3 +190,48 @@ test('sealEnvelope writes multipart sizes and fresh material for every object', 
   assert.notDeepEqual(a.material.key, b.material.key);
   assert.notDeepEqual(a.material.iv, b.material.iv);
 });
+
+test('plaintextLength is enforced: a Uint8Array of another length is refused before anything is sealed', async () => {
+  let seals = 0;
+  const key: MasterKey = {
+    kind: keyA.kind,
+    name: keyA.name,
+    description: keyA.description,
+    wrap: (m) => {
+      seals++;
+      return keyA.wrap(m);
+    },
+    unwrap: (e, c) => keyA.unwrap(e, c),
+  };
+  for (const plaintextLength of [9, 11, 0]) {
+    await assert.rejects(
+      encryptObject(randomBytes(10), { masterKey: key, plaintextLength }),
+      (e: any) => e.code === 'ERR_CSE_INVALID_ARGUMENT' && /plaintextLength/.test(e.message),
+    );
+  }
+  assert.equal(seals, 0, 'no material sealed for a refused body');
+  const ok = await encryptObject(randomBytes(10), { masterKey: key, plaintextLength: 10 });
+  assert.equal(ok.body.length, 10);
+  assert.equal(seals, 1);
+});
+
+test('plaintextLength is enforced on streams: no ciphertext past it is emitted, and a short stream throws at its end', async () => {
+  const data = randomBytes(1000);
+  // Longer than declared: throws before emitting a byte past the declared length.
+  const long = await encryptObject(chunked(data, 300), { masterKey: keyA, plaintextLength: 700 });
+  let emitted = 0;
+  await assert.rejects(
+    (async () => {
+      for await (const c of long.body) emitted += c.length;
+    })(),
+    (e: any) => e.code === 'ERR_CSE_INVALID_ARGUMENT' && /longer/.test(e.message),
+  );
+  assert.ok(emitted <= 700, `emitted ${emitted} bytes past the declared 700`);
+  // Shorter than declared: throws once the source ends.
+  const short = await encryptObject(chunked(data, 300), { masterKey: keyA, plaintextLength: 1001 });
+  await assert.rejects(collect(short.body), (e: any) => e.code === 'ERR_CSE_INVALID_ARGUMENT' && /ended after 1000/.test(e.message));
+  // Exact: round trip.
+  const exact = await encryptObject(chunked(data, 300), { masterKey: keyA, plaintextLength: 1000 });
+  const back = await decryptObject({ headers: exact.headers, body: await collect(exact.body) }, { masterKeys: [keyA] });
+  assert.ok(back.equals(data));
+});
