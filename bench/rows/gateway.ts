@@ -3,12 +3,19 @@
  * embedded server) ÷ the same put+get with `EncryptionClient` straight to the server, which is what `oss-cse put/get`
  * run (without their process start-up, which would flatter the gateway). Both sides encrypt and decrypt once with the
  * same RSA key; the gateway side adds the extra hop and the gateway's own request parsing and signature check.
+ *
+ * Beside them, the issue's literal baseline as whole processes on both sides (each pays one process start per
+ * operation it runs): A = one child running plain ali-oss put+get of a file through the running gateway, B =
+ * `oss-cse put FILE oss://BUCKET/KEY` then `oss-cse get oss://BUCKET/KEY OUT` against the same upstream with the same
+ * RSA key.
  */
 
 import OSS from 'ali-oss';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchContext, RowGroup } from '../lib/context.js';
 import { timed, type Side, type Target } from '../lib/measure.js';
@@ -18,6 +25,23 @@ import { plainClient } from './server.js';
 
 const TARGET: Target = { op: '<=', value: 1.3, source: 'issue 20: put+get through the gateway ≤ 1.3 × oss-cse put/get directly' };
 const CHILD = fileURLToPath(new URL('../lib/gateway-child.ts', import.meta.url));
+const PUTGET_CHILD = fileURLToPath(new URL('../lib/gateway-putget-child.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../bin/oss-cse.js', import.meta.url));
+
+/**
+ * Runs one process to completion.
+ * @throws Error when it exits other than with 0 (its stderr in the message)
+ */
+async function runProcess(args: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (c) => resolve(c));
+  });
+  if (code !== 0) throw new Error(`${args.join(' ')} exited with ${code}\n${stderr}`);
+}
 
 interface GatewayChild {
   readonly child: ChildProcess;
@@ -52,7 +76,26 @@ export const gatewayRows: RowGroup = {
     const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const privateKeyPem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const gateway = await startGatewayChild({ endpoint: server.endpoint, ...server.credentials, privateKeyPem });
+    const dir = await mkdtemp(join(tmpdir(), 'oss-cse-bench-gateway-'));
     try {
+      const home = join(dir, 'home');
+      const keyFile = join(dir, 'private.pem');
+      await writeFile(keyFile, privateKeyPem, { mode: 0o600 });
+      // The CLI's environment: only the upstream's credentials and a fresh home (nothing of the developer's leaks in).
+      const cliEnv: NodeJS.ProcessEnv = {
+        ...process.env,
+        OSS_ENDPOINT: '',
+        OSS_REGION: '',
+        OSS_CSE_PUBLIC_KEY: '',
+        OSS_CSE_PRIVATE_KEY: '',
+        OSS_SESSION_TOKEN: '',
+        ALIBABA_CLOUD_SECURITY_TOKEN: '',
+        ALIBABA_CLOUD_ACCESS_KEY_ID: '',
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET: '',
+        OSS_CSE_HOME: home,
+        OSS_ACCESS_KEY_ID: server.credentials.accessKeyId,
+        OSS_ACCESS_KEY_SECRET: server.credentials.accessKeySecret,
+      };
       const { EncryptionClient } = await import('../../src/client.js');
       const { RsaMasterKey } = await import('../../src/keys/rsa.js');
       const direct = new EncryptionClient(plainClient(server), { masterKey: new RsaMasterKey({ privateKey: privateKeyPem }) });
@@ -98,6 +141,57 @@ export const gatewayRows: RowGroup = {
           target: TARGET,
         });
       }
+      for (const size of ctx.options.objectSizes) {
+        const label = formatSize(size);
+        const tag = label.replace(' ', '');
+        const file = join(dir, `body-${tag}`);
+        await writeFile(file, randomBytes(size));
+        const gatewayOut = join(dir, `gateway-out-${tag}`);
+        const cliOut = join(dir, `cli-out-${tag}`);
+        const checkFile = async (path: string, what: string): Promise<void> => {
+          const n = (await stat(path)).size;
+          if (n !== size) throw new Error(`${what}: ${n} bytes, expected ${size}`);
+        };
+        const childConfig = JSON.stringify({
+          endpoint: gateway.endpoint,
+          bucket: server.bucket,
+          ...gateway.credentials,
+          key: `gateway/process-${tag}`,
+          file,
+          out: gatewayOut,
+        });
+        const gatewayProcess: Side = async (batch) =>
+          timed(async () => {
+            for (let i = 0; i < batch; i++) {
+              await runProcess([...childExecArgv(), PUTGET_CHILD], { ...process.env, GATEWAY_PUTGET_CONFIG: childConfig });
+            }
+          });
+        const remote = `oss://${server.bucket}/gateway/cli-${tag}`;
+        const common = ['--endpoint', server.endpoint, '--private-key', keyFile];
+        const cliProcesses: Side = async (batch) =>
+          timed(async () => {
+            for (let i = 0; i < batch; i++) {
+              await runProcess([CLI, 'put', file, remote, ...common], cliEnv);
+              await runProcess([CLI, 'get', remote, cliOut, ...common], cliEnv);
+            }
+          });
+        await ctx.compare({
+          group: 'gateway',
+          id: `gateway.putget-processes.${tag}`,
+          label: `PUT+GET ${label} through the gateway ÷ oss-cse put/get (processes)`,
+          subject: 'one process: plain ali-oss put+get of a file through oss-cse gateway (running in its own process)',
+          baseline: '`oss-cse put FILE oss://…` then `oss-cse get oss://… OUT` (two processes, same upstream and RSA key)',
+          metric: 'time',
+          unit: 'B',
+          workPerUnit: size,
+          a: gatewayProcess,
+          b: cliProcesses,
+          target: TARGET,
+          note: 'issue 20 literal baseline; the gateway-side child runs with the bench loader (tsx), the CLI from dist/ (npm run build first)',
+        });
+        await checkFile(gatewayOut, 'GET through the gateway (process)');
+        await checkFile(cliOut, 'oss-cse get');
+      }
       // Bounded memory: the gateway streams, so its peak RSS must not follow the object size.
       const status = await readFile(`/proc/${gateway.child.pid ?? 0}/status`, 'utf8').catch(() => '');
       const peak = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
@@ -108,6 +202,7 @@ export const gatewayRows: RowGroup = {
     } finally {
       gateway.child.kill('SIGTERM');
       await new Promise((resolve) => gateway.child.once('exit', resolve));
+      await rm(dir, { recursive: true, force: true });
     }
   },
 };
