@@ -8,6 +8,7 @@
 import type * as http from 'node:http';
 import { OssError, renderError } from '../../server/src/errors.js';
 import { xmlDocument, type XmlContent } from '../../server/src/xml.js';
+import { closeAfterResponse } from '../../server/src/guard.js';
 import { CseError, ErrorCode } from '../../src/errors.js';
 
 /** An error answered by the gateway, with a code OSS uses or a gateway-specific one that names the reason. */
@@ -96,10 +97,11 @@ export function sendError(req: http.IncomingMessage, res: http.ServerResponse, e
   };
   if (error instanceof OssError && error.ec !== undefined) headers['x-oss-ec'] = error.ec;
   if (req.method === 'HEAD') headers['x-oss-err'] = body.toString('base64');
+  // A refusal before the body was (fully) read closes the connection once the answer is flushed instead of reading
+  // the rest: draining let a client that declares 1 GiB and trickles hold the socket forever (server/src/guard.ts).
+  closeAfterResponse(req, res);
   res.writeHead(error.status, headers);
   res.end(req.method === 'HEAD' ? undefined : body);
-  // Let an unread body drain so the connection can be reused (bounded: Node discards it).
-  if (!req.complete) req.resume();
 }
 
 /**

@@ -20,6 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { authenticate } from '../../server/src/auth.js';
 import { generateCredentials, loadOrCreateCredentials, type Credentials } from '../../server/src/credentials.js';
 import { OssError } from '../../server/src/errors.js';
+import { ConnectionGuard, resolveLimits, serverOptions } from '../../server/src/guard.js';
 import { parseTarget } from '../../server/src/request.js';
 import type { AliOssClient } from '../../src/client.js';
 import { KeyRing, type KeySelectionPolicy } from '../../src/keys/key-ring.js';
@@ -62,6 +63,18 @@ export interface GatewayOptions {
   readonly upstreamTimeout?: number;
   /** Where unexpected errors are reported (default: standard error). */
   readonly log?: (line: string) => void;
+  /**
+   * Most open client connections (default 1024, or half the open-file limit). When reached, the oldest idle
+   * connection that never carried an authenticated request is closed for a new one (as the embedded server).
+   */
+  readonly maxConnections?: number;
+  /** Time in ms a request's headers may take to arrive (default 30 000). */
+  readonly headersTimeoutMs?: number;
+  /**
+   * Longest silence in ms while the gateway waits for a client (its request body, or reading the response); default
+   * 120 000. There is no total request timeout, so slow uploads that keep moving are never cut.
+   */
+  readonly idleTimeoutMs?: number;
 }
 
 /** A running gateway. */
@@ -94,8 +107,15 @@ function newRequestId(): string {
  * @throws Error `credentials need a non-empty accessKeyId and accessKeySecret`; errors reading or writing
  *   `credentials.json` in `credentialsDir`; Node's system error from `listen` (`EADDRINUSE`, `EACCES`, …)
  * @throws TypeError when `oss` is not an `ali-oss` client
+ * @throws RangeError when `maxConnections`, `headersTimeoutMs` or `idleTimeoutMs` is not a positive integer
  */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  // Validated before anything is opened or generated.
+  const limits = resolveLimits({
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+    ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
+    ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
+  });
   const upstream = new Upstream(options.oss, options.upstreamTimeout);
   let credentials: Credentials;
   let credentialsGenerated = false;
@@ -129,6 +149,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       res.setHeader('x-oss-request-id', requestId);
       const target = parseTarget(req);
       authenticate({ method: req.method ?? 'GET', bucket: target.bucket, key: target.key, headers: req.headers, query: target.query }, secrets, Date.now());
+      // Authenticated connections are never closed to make room under a flood (server/src/guard.ts).
+      guard.trust(req);
       const ctx: GatewayContext = { req, res, target, requestId, upstream, crypto, uploads };
       await route(ctx);
     } catch (e) {
@@ -145,8 +167,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     }
   };
 
-  // Large slow uploads: no whole-request timeout; headers must arrive promptly (as the embedded server).
-  const server = http.createServer({ maxHeaderSize: 64 * 1024, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => {
+  // The embedded server's connection defences (server/src/guard.ts): headers timeout, an idle timeout while waiting
+  // for the client, a connection cap that spares authenticated clients, and no total request timeout so large slow
+  // uploads that keep moving are never cut. The guard's listeners go first so a request is accounted before handling.
+  const server = http.createServer(serverOptions(limits));
+  const guard = new ConnectionGuard(server, limits, log);
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     void handle(req, res);
   });
   await new Promise<void>((resolve, reject) => {

@@ -59,6 +59,14 @@ describe('oss-cse gateway (command line)', { skip: SKIP }, () => {
     assert.equal(end2.stdout.split('\n').filter((l) => l !== '').length, 1);
   });
 
+  it('refuses a bad --max-connections, --headers-timeout or --idle-timeout as a usage error', async () => {
+    for (const [flag, value] of [['--max-connections', '0'], ['--headers-timeout', 'x'], ['--idle-timeout', '1.5']] as const) {
+      const r = await runCli([...args, flag, value], env);
+      assert.equal(r.code, 2, `${flag} ${value}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`${flag} must be a whole number`));
+    }
+  });
+
   it('refuses a non-loopback address without --allow-remote', async () => {
     const r = await runCli([...args, '--host', '0.0.0.0'], env);
     assert.equal(r.code, 2);

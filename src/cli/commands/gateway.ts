@@ -16,6 +16,7 @@ import { untilStopSignal } from '../interrupt.js';
 const help = `Usage: oss-cse gateway [--host 127.0.0.1] [--port N] [--allow-remote]
                        [--endpoint URL | --region R] [key options as for put/get]
                        [--access-key-id ID --access-key-secret SECRET] [--show-envelope]
+                       [--max-connections N] [--headers-timeout S] [--idle-timeout S]
 
 Runs a local OSS endpoint that encrypts every object on its way up and decrypts it on its way down, so that
 ossutil and plain OSS clients (ali-oss, oss2, the Go and Java SDKs) read and write client-side-encrypted objects
@@ -39,6 +40,11 @@ Options:
   --access-key-secret SECRET  its secret; without both, a pair is generated once and stored in
                               $OSS_CSE_HOME/gateway/credentials.json (mode 0600)
   --show-envelope             show the x-oss-meta-client-side-encryption-* headers to clients (debugging)
+  --max-connections N         most open client connections (default 1024, or half the open-file limit);
+                              at the cap, idle connections that never authenticated make room for new ones
+  --headers-timeout S         seconds a request's headers may take to arrive (default 30)
+  --idle-timeout S            seconds of silence allowed while waiting for a client's body or for it to
+                              read an answer (default 120); slow transfers that keep moving are never cut
 
 Upstream and keys (--endpoint/--region, --public-key, --private-key, --kms-key-id, --keys, --allow-legacy,
 --require-encrypted, --key-selection) work as for put and get; without --endpoint and --region the upstream is
@@ -49,6 +55,15 @@ ${ONLINE_HELP}
 
 function parsePort(text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new UsageError(`--port must be 0..65535, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+// As in serve.ts (same flags, same spelling of the error).
+function parsePositive(flag: string, text: string | undefined, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(text) || Number(text) < 1 || Number(text) > max) {
+    throw new UsageError(`${flag} must be a whole number from 1 to ${max}, got ${JSON.stringify(text)}`);
+  }
   return Number(text);
 }
 
@@ -77,11 +92,17 @@ export const gateway: Command = {
         'access-key-id': { type: 'string' },
         'access-key-secret': { type: 'string' },
         'show-envelope': { type: 'boolean', default: false },
+        'max-connections': { type: 'string' },
+        'headers-timeout': { type: 'string' },
+        'idle-timeout': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
     });
     const port = parsePort(values.port);
+    const maxConnections = parsePositive('--max-connections', values['max-connections'], 1_000_000);
+    const headersTimeout = parsePositive('--headers-timeout', values['headers-timeout'], 86_400);
+    const idleTimeout = parsePositive('--idle-timeout', values['idle-timeout'], 86_400);
     if (values.host === '') throw new UsageError('--host must not be empty');
     if (!isLoopback(values.host) && !values['allow-remote']) {
       throw new UsageError(`--host ${values.host} is not a loopback address: add --allow-remote (and put TLS in front of the gateway)`);
@@ -108,6 +129,9 @@ export const gateway: Command = {
           showEnvelope: values['show-envelope'],
           host: values.host,
           port,
+          ...(maxConnections === undefined ? {} : { maxConnections }),
+          ...(headersTimeout === undefined ? {} : { headersTimeoutMs: headersTimeout * 1000 }),
+          ...(idleTimeout === undefined ? {} : { idleTimeoutMs: idleTimeout * 1000 }),
           ...(id !== undefined && secret !== undefined
             ? { credentials: { accessKeyId: id, accessKeySecret: secret } }
             : { credentialsDir: join(cseHome(io.env), 'gateway') }),
