@@ -49,3 +49,19 @@ export const ExitCode = {
   /** Bad command line (unknown flag, missing argument). */
   USAGE: 2,
 } as const;
+
+/**
+ * Reads a whole-number flag value (`serve`/`gateway` limits).
+ * @param flag - the flag's name, for the message
+ * @param text - its value as given, or undefined when absent
+ * @param max - the largest value allowed
+ * @returns the number, or undefined when the flag was not given
+ * @throws UsageError when the value is not a whole number from 1 to `max`
+ */
+export function parsePositive(flag: string, text: string | undefined, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(text) || Number(text) < 1 || Number(text) > max) {
+    throw new UsageError(`${flag} must be a whole number from 1 to ${max}, got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}

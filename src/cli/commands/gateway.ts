@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CseError, ErrorCode } from '../../errors.js';
 import type { Command } from '../command.js';
-import { UsageError } from '../command.js';
+import { UsageError, parsePositive } from '../command.js';
 import { cseHome } from '../keys.js';
 import { ONLINE_HELP, ONLINE_OPTIONS } from '../online.js';
 import { untilStopSignal } from '../interrupt.js';
@@ -59,14 +59,6 @@ function parsePort(text: string): number {
 }
 
 // As in serve.ts (same flags, same spelling of the error).
-function parsePositive(flag: string, text: string | undefined, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d{1,9}$/.test(text) || Number(text) < 1 || Number(text) > max) {
-    throw new UsageError(`${flag} must be a whole number from 1 to ${max}, got ${JSON.stringify(text)}`);
-  }
-  return Number(text);
-}
-
 /** True for addresses only this machine can reach. */
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);

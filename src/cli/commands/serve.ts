@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { startServer, type RunningServer } from '../../../server/src/index.js';
 import { CseError, ErrorCode } from '../../errors.js';
 import type { CliIo, Command } from '../command.js';
-import { UsageError } from '../command.js';
+import { UsageError, parsePositive } from '../command.js';
 import { untilStopSignal } from '../interrupt.js';
 
 const help = `Usage: oss-cse serve [--host 127.0.0.1] [--port 0] [--data DIR | --memory]
@@ -58,14 +58,6 @@ function dataDirFor(io: CliIo, explicit: string | undefined): string {
 
 function parsePort(text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new UsageError(`--port must be 0..65535, got ${JSON.stringify(text)}`);
-  return Number(text);
-}
-
-function parsePositive(flag: string, text: string | undefined, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d{1,9}$/.test(text) || Number(text) < 1 || Number(text) > max) {
-    throw new UsageError(`${flag} must be a whole number from 1 to ${max}, got ${JSON.stringify(text)}`);
-  }
   return Number(text);
 }
 
