@@ -443,6 +443,11 @@ export interface MultipartUploadResult {
    * ERR_CSE_MULTIPART and keeps the checkpoint instead (docs/resume.md).
    */
   readonly restartedFrom: string | undefined;
+  /**
+   * Set when the upload finished (the object is stored, progress reached 1) but its checkpoint could not be removed:
+   * an ERR_CSE_IO `CseError` naming the checkpoint file, with the failure as `cause`. Remove that file by hand.
+   */
+  readonly checkpointError?: CseError;
   /** With an upload callback: the callback server's answer (parsed JSON, else text), as ali-oss's `data`. */
   readonly data?: unknown;
 }
@@ -1065,6 +1070,7 @@ export class EncryptionClient {
       checkpoint,
       uploadId: options.uploadId,
       headers,
+      plaintextMd5,
       meta: options.meta,
       mime: options.mime,
       progress: options.progress,
@@ -1090,6 +1096,7 @@ export class EncryptionClient {
       resumed: result.resumed,
       alreadyComplete: result.alreadyComplete === true,
       restartedFrom: result.restartedFrom,
+      ...(result.checkpointError === undefined ? {} : { checkpointError: result.checkpointError }),
     };
   }
 

@@ -153,6 +153,11 @@ export interface MultipartUploadOptions {
   readonly uploadId?: string | undefined;
   /** Request headers (Content-Type, Content-MD5 of the whole plaintext, …). */
   readonly headers?: Readonly<Record<string, string>> | undefined;
+  /**
+   * The plaintext MD5 (base64) from the caller's earlier read of the source (`contentMd5: true`). When the object
+   * fits one part, the bytes streamed by the PUT are hashed again and the upload fails (ERR_CSE_IO) when they differ.
+   */
+  readonly plaintextMd5?: string | undefined;
   /** User metadata. */
   readonly meta?: Readonly<Record<string, string | number>> | undefined;
   /** Content-Type, or a file name/extension to look it up from. */
@@ -205,6 +210,13 @@ export interface MultipartUploadResult {
    * call started a new upload from the start instead (`upload-gone.ts`).
    */
   readonly restartedFrom?: string;
+  /**
+   * Set when the upload finished (the object is stored) but its checkpoint could not be removed afterwards: an
+   * ERR_CSE_IO `CseError` naming the checkpoint, with the store's failure as `cause`. The upload is not failed for it
+   * (the object is there and progress reached 1); the stale checkpoint is harmless (a later run with it finds the
+   * object complete) but should be removed by hand.
+   */
+  readonly checkpointError?: CseError;
 }
 
 /** One part's failure. */
@@ -504,8 +516,9 @@ export async function multipartUpload(
           // The recorded upload is gone (completed by a run whose end was lost, aborted, or expired): the object says
           // which, before anything is sent again (upload-gone.ts).
           const gone = await inspectGoneUpload(store, location, saved, file.size, checkpointStore.description, call);
-          await checkpointStore.remove();
           if (gone.kind === 'complete') {
+            // The object is there: a checkpoint that cannot be removed does not undo that (reported, not thrown).
+            const checkpointError = await removeFinishedCheckpoint(checkpointStore, location);
             await options.progress?.(1, null, gone.response.res);
             return {
               method: 'multipart',
@@ -520,8 +533,10 @@ export async function multipartUpload(
               partsSent: 0,
               resumed: true,
               alreadyComplete: true,
+              ...(checkpointError === undefined ? {} : { checkpointError }),
             };
           }
+          await checkpointStore.remove();
           restartedFrom = saved.uploadId;
           context = undefined;
           done = new Map();
@@ -687,7 +702,8 @@ export async function multipartUpload(
       headers: options.callbackHeaders,
     });
     state.completed = true;
-    await checkpointStore?.remove();
+    // Complete succeeded: the upload is done whatever happens to its checkpoint (reported, not thrown).
+    const checkpointError = checkpointStore === undefined ? undefined : await removeFinishedCheckpoint(checkpointStore, location);
     await options.progress?.(1, null, completed.response.res);
     return {
       method: 'multipart',
@@ -702,6 +718,7 @@ export async function multipartUpload(
       partsSent: run.sent,
       resumed,
       ...(restartedFrom === undefined ? {} : { restartedFrom }),
+      ...(checkpointError === undefined ? {} : { checkpointError }),
     };
   } catch (e) {
     // After Complete the object exists and the upload is gone: nothing to keep or abort.
@@ -854,6 +871,27 @@ async function openFile(path: string): Promise<FileHandle> {
   }
 }
 
+/**
+ * Removes the checkpoint of an upload that has finished. A failure is returned (ERR_CSE_IO naming the checkpoint), not
+ * thrown: the object is stored, so failing the call would tell the caller the upload did not happen.
+ */
+async function removeFinishedCheckpoint(
+  checkpointStore: CheckpointStore<UploadCheckpoint>,
+  location: ObjectLocation,
+): Promise<CseError | undefined> {
+  try {
+    await checkpointStore.remove();
+    return undefined;
+  } catch (e) {
+    return new CseError(
+      ErrorCode.IO,
+      `${describe(location)}: the upload is complete, but its checkpoint ${checkpointStore.description} could not be removed ` +
+        `(${e instanceof Error ? e.message : String(e)}); remove it by hand`,
+      { object: location.key, cause: e },
+    );
+  }
+}
+
 async function singlePut(
   store: MultipartObjectStore,
   location: ObjectLocation,
@@ -874,6 +912,9 @@ async function singlePut(
         headers: { ...(options.headers ?? {}), ...(options.callbackHeaders ?? {}) },
         meta: options.meta,
         mime: options.mime ?? (source.kind === 'file' ? source.path : undefined),
+        // Re-hashes the streamed bytes against the MD5 of the caller's earlier read (a file changed in between fails
+        // before the PUT completes), as `put` does; the Content-MD5 header alone would only be stored.
+        plaintextMd5: options.plaintextMd5,
         signal: options.signal,
         timeout: options.timeout,
       },

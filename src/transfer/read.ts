@@ -77,8 +77,9 @@ export interface ObjectRead {
 /**
  * Reads `location`, decrypting when it is encrypted.
  *
- * @throws CseError ERR_CSE_RANGE_NOT_SATISFIABLE (a plain client gets 416), ERR_CSE_INVALID_ARGUMENT (several
- *   ranges), ERR_CSE_NOT_ENCRYPTED (with `requireEncrypted`), ERR_CSE_ENVELOPE_*, ERR_CSE_LEGACY_NOT_ALLOWED,
+ * @throws CseError ERR_CSE_INTEGRITY (an answer the request does not allow, e.g. a 206 without Content-Range),
+ *   ERR_CSE_RANGE_NOT_SATISFIABLE (a plain client gets 416), ERR_CSE_INVALID_ARGUMENT (several ranges),
+ *   ERR_CSE_NOT_ENCRYPTED (with `requireEncrypted`), ERR_CSE_ENVELOPE_*, ERR_CSE_LEGACY_NOT_ALLOWED,
  *   ERR_CSE_NO_MATCHING_KEY, ERR_CSE_ABORTED; TransferError
  */
 export async function readObject(store: ObjectStore, location: ObjectLocation, options: ReadObjectOptions): Promise<ObjectRead> {
@@ -121,10 +122,7 @@ export async function readObject(store: ObjectStore, location: ObjectLocation, o
     }
     if (serve.kind === 'inconsistent') {
       // Issue 14 item 1: never serve (or decrypt) an answer the request does not allow.
-      throw new CseError(ErrorCode.INTEGRITY, `GET ${describe(location)}: the answer does not match the request: ${serve.reason}`, {
-        object: location.key,
-        header: OssHeader.CONTENT_RANGE,
-      });
+      throw inconsistentAnswer(location, serve.reason);
     }
     if (serve.kind === 'unsatisfiable') {
       // A plain client gets OSS's 416 InvalidRange here: the same shape (docs/errors.md).
@@ -219,9 +217,22 @@ function describe(location: ObjectLocation): string {
   return `oss://${location.bucket}/${location.key}`;
 }
 
+/** The answer is not one the request allows (issue 14 item 1): never serve or decrypt any of it. */
+function inconsistentAnswer(location: ObjectLocation, reason: string): CseError {
+  return new CseError(ErrorCode.INTEGRITY, `GET ${describe(location)}: the answer does not match the request: ${reason}`, {
+    object: location.key,
+    header: OssHeader.CONTENT_RANGE,
+  });
+}
+
 /**
- * What the response carries, from its `Content-Range` (never from our request). A whole-object answer without a
- * `Content-Length` has an unknown size: `undefined`.
+ * What the response carries, from its status and `Content-Range` (never from our request). A whole-object answer
+ * without a `Content-Length` has an unknown size: `undefined`.
+ *
+ * The status and the header must agree (RFC 9110 §15.3.7, §14.4): a 206 without `Content-Range` does not say which
+ * bytes it carries (taking it for the whole object would decrypt at counter 0 and cut a widened range at the wrong
+ * offsets), and a 200 is the whole object, so a `Content-Range` on it must span the whole object. Either mismatch is
+ * refused before any byte is decrypted.
  */
 function fetchedSpan(response: GetResponse, location: ObjectLocation): FetchedSpan | undefined {
   const contentRange = response.headers[OssHeader.CONTENT_RANGE];
@@ -233,7 +244,16 @@ function fetchedSpan(response: GetResponse, location: ObjectLocation): FetchedSp
         status: response.status,
       });
     }
+    if (response.status === 200) {
+      if (parsed.start !== 0 || parsed.end !== parsed.total - 1) {
+        throw inconsistentAnswer(location, `a 200 (whole object) carries Content-Range ${JSON.stringify(contentRange)}, which is not the whole object`);
+      }
+      return { start: 0, end: parsed.total - 1, total: parsed.total, partial: false };
+    }
     return { start: parsed.start, end: parsed.end, total: parsed.total, partial: true };
+  }
+  if (response.status === 206) {
+    throw inconsistentAnswer(location, 'a 206 (partial content) without Content-Range does not say which bytes it carries');
   }
   const length = response.headers[OssHeader.CONTENT_LENGTH];
   if (length === undefined) return undefined;

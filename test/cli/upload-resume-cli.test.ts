@@ -253,6 +253,16 @@ test('uploads ls lists unfinished uploads (encrypted or not, parts); uploads abo
   r = await runCli(['uploads', 'abort', `oss://${BUCKET}/${prefix}plain`, '--upload-id', plain.uploadId, '--endpoint', server.endpoint], env);
   assert.equal(r.code, 1, r.stderr);
   assert.match(oneErrorLine(r.stderr), /^error \[ERR_CSE_TRANSFER\]: 1 of 1 abort failed/);
+  // The failure names oss-cse's stable code (cseCode), not OSS's NoSuchUpload, in the text and in --json.
+  assert.match(oneErrorLine(r.stderr), new RegExp(`first: upload ${plain.uploadId} of oss://${BUCKET}/${prefix}plain: ERR_CSE_TRANSFER: `));
+  r = await runCli(['uploads', 'abort', `oss://${BUCKET}/${prefix}plain`, '--upload-id', plain.uploadId, '--json', '--endpoint', server.endpoint], env);
+  assert.equal(r.code, 1, r.stderr);
+  const failedJson = (JSON.parse(r.stdout.split('\n')[0] ?? '') as { failed: { uploadId: string; error: string }[] }).failed;
+  assert.deepEqual(failedJson.map((f) => f.uploadId), [plain.uploadId]);
+  for (const f of failedJson) {
+    assert.match(f.error, /^ERR_CSE_TRANSFER: /);
+    assert.doesNotMatch(f.error, /^NoSuchUpload/);
+  }
 
   for (const bad of [
     ['uploads', 'abort', `oss://${BUCKET}/${prefix}plain`],

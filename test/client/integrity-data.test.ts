@@ -14,6 +14,9 @@ import { V2Header } from '../../src/format/headers.js';
 import { RsaMasterKey } from '../../src/keys/rsa.js';
 import { AliOssStore } from '../../src/transfer/ali-oss-store.js';
 import { writeEncrypted } from '../../src/transfer/write.js';
+import { KeyRing } from '../../src/keys/key-ring.js';
+import { MaterialCache } from '../../src/transfer/multipart.js';
+import { multipartUpload } from '../../src/transfer/multipart-upload.js';
 import { vectorKeys } from '../helpers/vectors.js';
 import { BUCKET, startHarness, type Harness } from './support.js';
 
@@ -190,5 +193,27 @@ describe('contentMd5: true', () => {
       { code: 'ERR_CSE_IO' },
     );
     assert.equal((await client.get('md5/changed')).content.toString(), 'old');
+  });
+
+  test('multipartUpload of a file that fits one part, changed after its MD5 was computed: ERR_CSE_IO, nothing is stored', async () => {
+    // The one-part path is a PUT: it must re-hash the streamed file as `put` does, not only send the Content-MD5
+    // header. The transfer is handed the MD5 of other bytes of the same length (the file rewritten in between).
+    const plaintext = randomBytes(300_000);
+    const path = join(dir, 'md5-one-part.bin');
+    writeFileSync(path, plaintext);
+    const store = new AliOssStore(h.oss);
+    const other = md5(randomBytes(300_000));
+    const options = { masterKey: key, keys: new KeyRing([key]), cache: new MaterialCache(), partSize: 409_600, plaintextMd5: other, headers: { 'Content-MD5': other } };
+    await assert.rejects(multipartUpload(store, { bucket: BUCKET, key: 'md5/one-part' }, { kind: 'file', path }, options), {
+      code: 'ERR_CSE_IO',
+      message: /changed while it was uploaded/,
+    });
+    assert.equal(await exists('md5/one-part'), false);
+    // The control: the file's own MD5 passes, and is stored.
+    const own = md5(plaintext);
+    const r = await multipartUpload(store, { bucket: BUCKET, key: 'md5/one-part' }, { kind: 'file', path }, { ...options, plaintextMd5: own, headers: { 'Content-MD5': own } });
+    assert.equal(r.method, 'put');
+    assert.equal((await storedHeaders('md5/one-part'))[V2Header.UNENCRYPTED_CONTENT_MD5], own);
+    assert.ok((await client.get('md5/one-part')).content.equals(plaintext));
   });
 });

@@ -133,6 +133,39 @@ describe('a ranged GET answered with another span', () => {
   });
 });
 
+describe('the status and the Content-Range disagree (RFC 9110 §15.3.7: a 206 names its span; a 200 is the whole object)', () => {
+  // The caller asks for 1000-1999; 992-1999 is sent (start aligned down to 16).
+  const range = { start: 1000, end: 1999 };
+  const cases: ReadonlyArray<{ name: string; lie: Lie; options: { range?: { start: number; end: number } } }> = [
+    // A prefix passed as "the whole object": without the status check it is decrypted and served as a short object.
+    { name: 'a whole read answered 206 without Content-Range (a prefix)', lie: { status: 206, contentRange: undefined, from: 0, to: 99 }, options: {} },
+    // The widened span passed as "the whole object": decrypted at counter 0 and cut at the wrong offsets.
+    { name: 'a ranged read answered 206 without Content-Range (the widened span)', lie: { status: 206, contentRange: undefined, from: 992, to: 1999 }, options: { range } },
+    { name: 'a ranged read answered 200 with the Content-Range of the widened span', lie: { status: 200, contentRange: `bytes 992-1999/${TOTAL}`, from: 992, to: 1999 }, options: { range } },
+    { name: 'a whole read answered 200 with the Content-Range of a prefix', lie: { status: 200, contentRange: `bytes 0-99/${TOTAL}`, from: 0, to: 99 }, options: {} },
+  ];
+  for (const { name, lie, options } of cases) {
+    test(`${name}: get and getStream fail with ERR_CSE_INTEGRITY before any plaintext, get to a file leaves nothing`, async () => {
+      hostile.handler = lying(lie);
+      await assert.rejects(hostile.client.get('obj', options), { ...INTEGRITY, header: 'content-range' });
+      await assert.rejects(hostile.client.getStream('obj', options), INTEGRITY, 'the stream is refused before its first byte');
+      const into = await mkdtemp(join(dir, 'status-'));
+      await assert.rejects(hostile.client.get('obj', join(into, 'out.bin'), options), INTEGRITY);
+      assert.deepEqual(await readdir(into), [], 'no file (and no temporary file) at the target');
+    });
+  }
+
+  test('a 200 whose Content-Range spans the whole object is served as the whole object (the control)', async () => {
+    hostile.handler = lying({ status: 200, contentRange: `bytes 0-${TOTAL - 1}/${TOTAL}`, from: 0, to: TOTAL - 1 });
+    const whole = await hostile.client.get('obj');
+    assert.equal(whole.res.status, 200);
+    assert.ok(whole.content.equals(plaintext));
+    const ranged = await hostile.client.get('obj', { range });
+    assert.equal(ranged.res.status, 206);
+    assert.ok(ranged.content.equals(plaintext.subarray(1000, 2000)));
+  });
+});
+
 describe('the CRC-64 of a whole-object answer', () => {
   test('present but unparsable: ERR_CSE_INTEGRITY naming the header, even with an intact body', async () => {
     for (const bad of ['not-a-crc', '-1', '18446744073709551616', '0x10', '']) {

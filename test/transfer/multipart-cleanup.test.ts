@@ -197,3 +197,44 @@ test('Complete refuses (ERR_CSE_INTEGRITY) a part list whose CRC-64 differs from
   await completeEncryptedUpload(h.store, loc, context, entries, { cache: h.cache });
   assert.ok((await h.client.get(key)).content.equals(small));
 });
+
+/** A checkpoint store whose saves work and whose remove() always fails (a read-only directory, a lost mount). */
+class UnremovableCheckpointStore extends FailingCheckpointStore<UploadCheckpoint> {
+  removeAttempts = 0;
+  override async remove(): Promise<void> {
+    this.removeAttempts++;
+    throw new Error('read-only file system (test)');
+  }
+}
+
+test('a checkpoint that cannot be removed after Complete (and on the already-complete path) does not fail a finished upload: progress reaches 1, checkpointError names it', async () => {
+  const key = 'cleanup/checkpoint-unremovable';
+  const store = new UnremovableCheckpointStore(Number.POSITIVE_INFINITY, 'test-store:stuck');
+  const fractions: number[] = [];
+  const progress = (f: number): void => {
+    fractions.push(f);
+  };
+  const r = await multipartUpload(h.store, location(key), { kind: 'file', path: source }, baseOptions({ checkpoint: store, progress }));
+  assert.equal(store.removeAttempts, 1);
+  assert.equal(fractions.at(-1), 1, 'progress(1) is reported though the checkpoint stayed');
+  assert.equal(r.method, 'multipart');
+  assert.ok(r.checkpointError instanceof CseError && r.checkpointError.code === ErrorCode.IO, String(r.checkpointError));
+  assert.match(r.checkpointError.message, /the upload is complete, but its checkpoint test-store:stuck could not be removed/);
+  assert.match((r.checkpointError.cause as Error).message, /read-only file system/);
+  assert.ok((await h.client.get(key)).content.equals(data));
+  assert.deepEqual(await uploadsOf(key), []);
+  assert.notEqual(store.inner.value, undefined, 'the stale checkpoint is still there');
+
+  // The stale checkpoint's upload is gone and the object complete: alreadyComplete, again with checkpointError.
+  fractions.length = 0;
+  const again = await multipartUpload(h.store, location(key), { kind: 'file', path: source }, baseOptions({ checkpoint: store, progress }));
+  assert.equal(again.alreadyComplete, true);
+  assert.equal(again.partsSent, 0);
+  assert.equal(store.removeAttempts, 2);
+  assert.deepEqual(fractions, [1]);
+  assert.ok(again.checkpointError instanceof CseError && again.checkpointError.code === ErrorCode.IO, String(again.checkpointError));
+
+  // A removable checkpoint: no checkpointError.
+  const clean = await multipartUpload(h.store, location(`${key}-clean`), { kind: 'file', path: source }, baseOptions({ checkpoint: new FailingCheckpointStore<UploadCheckpoint>(Number.POSITIVE_INFINITY) }));
+  assert.equal(clean.checkpointError, undefined);
+});

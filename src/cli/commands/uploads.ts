@@ -123,7 +123,8 @@ async function abort(
       aborted.push(t);
       if (!json && !quiet) io.stdout.write(`aborted upload ${t.uploadId} of oss://${where.bucket}/${t.key}\n`);
     } catch (e) {
-      const code = e instanceof CseError ? e.code : 'ERR_CSE_UNEXPECTED';
+      // cseCode, not code: since errors took ali-oss's shape, `code` is OSS's (NoSuchUpload); ours is the stable one.
+      const code = e instanceof CseError ? e.cseCode : 'ERR_CSE_UNEXPECTED';
       failed.push({ ...t, error: `${code}: ${e instanceof Error ? e.message : String(e)}` });
     }
   }
