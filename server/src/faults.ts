@@ -18,6 +18,9 @@
  *   Range, and how many times that same request was seen before), not of the arrival order of unrelated requests.
  *   Concurrent transfers therefore see the same schedule from the same seed.
  *
+ * One file over 600 lines on purpose: the fault schedule, its log and the response tap share private per-request state;
+ * splitting them would export internals only tests use (the disk-full store is apart, in faults-disk.ts).
+ *
  * @packageDocumentation
  */
 

@@ -14,6 +14,9 @@
  * The two V2 forms do not interoperate among the peers (oss2 cannot read Go/Java's, nor the reverse); we read both
  * and can write either (`writeForm`).
  *
+ * One file over 600 lines on purpose: the two header forms (Go/Java and oss2), credential resolution and the key/IV
+ * wraps share one lazily built client and its retry policy.
+ *
  * @packageDocumentation
  */
 

@@ -12,6 +12,9 @@
  * request in flight. A client built with
  * a custom `urllib` has no agents to hook: abort then takes effect at the next body chunk or between requests.
  *
+ * One file over 600 lines on purpose: it is the only file that imports ali-oss (the dependency rule), so every
+ * ObjectStore/MultipartStore method over ali-oss and the error conversion live here.
+ *
  * @packageDocumentation
  */
 

@@ -22,6 +22,9 @@
  *   CRC-64 of our own ciphertext for it, or re-sent) and finishes.
  * - One part falls back to a plain encrypted PutObject.
  *
+ * One file over 600 lines on purpose: every failure after Initiate must end in one place (kept resumable, or
+ * aborted), which needs the whole upload's state in one scope; the gone-upload checks are apart (upload-gone.ts).
+ *
  * @packageDocumentation
  */
 

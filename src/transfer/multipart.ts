@@ -14,6 +14,9 @@
  *   OSS's minimum for non-last parts), at most 10,000 parts, every non-last part exactly the part size, part numbers
  *   1..N without gaps and sizes adding up to the data size before Complete.
  *
+ * One file over 600 lines on purpose: the manual multipart calls share the context validation and the part-counter
+ * maths.
+ *
  * @packageDocumentation
  */
 

@@ -14,6 +14,9 @@
  *
  * Memory: a few chunks per range in flight, whatever the object size.
  *
+ * One file over 600 lines on purpose: the range loop, If-Match pinning, the checkpoint and the CRC-64 combination
+ * share one download state.
+ *
  * @packageDocumentation
  */
 

@@ -20,6 +20,9 @@
  * into `tmp/` first. An in-memory index of all metadata, rebuilt at start, answers lists and lookups; commits are
  * serialised by one lock, body transfers are not.
  *
+ * One file over 600 lines on purpose: every write path shares the staging, fsync, lock and no-follow rules of one
+ * class.
+ *
  * @packageDocumentation
  */
 
