@@ -65,6 +65,12 @@ export const ErrorCode = {
   ABORTED: 'ERR_CSE_ABORTED',
   /** A file-system operation failed (reading input, writing output). */
   IO: 'ERR_CSE_IO',
+  /** An OSS inventory (manifest, checksum or CSV data file) is malformed or fails its checksum. */
+  INVENTORY: 'ERR_CSE_INVENTORY',
+  /** A migration journal is unreadable, or was written by a different job (another bucket, prefix, shard or target). */
+  JOURNAL: 'ERR_CSE_JOURNAL',
+  /** An object changed (another writer) while it was being migrated; it was left as the other writer made it. */
+  CONCURRENT_MODIFICATION: 'ERR_CSE_CONCURRENT_MODIFICATION',
 } as const;
 
 /** One of the stable {@link ErrorCode} values. */
