@@ -38,6 +38,9 @@ import { removeStaleTempFiles } from './transfer/temp-file.js';
 import { readObject, type ObjectRead } from './transfer/read.js';
 import type { BucketInfo, ObjectLocation, ObjectStore, ResponseHeaders, ResponseInfo } from './transfer/store.js';
 import { writeEncrypted, type PlaintextSource } from './transfer/write.js';
+import { migrateObject } from './bulk/migrate-object.js';
+import { migratePrefix } from './bulk/migrate-prefix.js';
+import type { MigrateObjectResult, MigrateOptions, MigratePrefixOptions, MigratePrefixResult } from './bulk/migrate-types.js';
 import { rewrapObject, rewrapPrefix, type RewrapObjectResult, type RewrapOptions, type RewrapPrefixOptions, type RewrapPrefixResult } from './transfer/rewrap.js';
 import { FileCheckpointStore, MemoryCheckpointStore, defaultCheckpointPath, parseDownloadCheckpoint, parseUploadCheckpoint, type CheckpointStore } from './transfer/checkpoint.js';
 import { MaterialCache, abortEncryptedUpload, checkContext, completeEncryptedUpload, contextFromListing, initiateEncryptedUpload, uploadEncryptedPart, type MultipartContext, type MultipartObjectStore, type PartListEntry } from './transfer/multipart.js';
@@ -425,6 +428,43 @@ export class EncryptionClient {
    */
   async rewrapPrefix(prefix: string, options: RewrapPrefixOptions): Promise<RewrapPrefixResult> {
     return rewrapPrefix(this.#store, this.#bucket(options.bucket), prefix, { ...options, signal: checkSignal(options.signal), keys: this.keyRing });
+  }
+
+  /**
+   * Brings one object to the target state (issue #18): plaintext and legacy V1 objects are re-encrypted under the
+   * target key (`options.to`, default: this client's encrypting master key) with a fresh data key, through a staging
+   * object and a guarded copy, keeping user metadata, Content-Type and the standard headers, storage class and tags;
+   * V2 objects under another key are re-wrapped (as {@link EncryptionClient.rewrap}); objects already under the target
+   * are skipped. This client's key ring opens the current envelopes. See `bulk/migrate-object.ts` for the steps and
+   * the one remaining race window.
+   *
+   * @throws CseError ERR_CSE_LEGACY_NOT_ALLOWED (V1 without `allowLegacy`), ERR_CSE_CONCURRENT_MODIFICATION (another
+   *   writer changed the object meanwhile; their object is kept), ERR_CSE_INTEGRITY, ERR_CSE_NO_MATCHING_KEY,
+   *   ERR_CSE_ENVELOPE_*, ERR_CSE_INVALID_ARGUMENT, ERR_CSE_UNSUPPORTED_OPERATION, ERR_CSE_KEY_UNUSABLE, ERR_CSE_KMS,
+   *   ERR_CSE_ABORTED; TransferError (404, an archived object, …)
+   */
+  async migrateObject(name: string, options: MigrateOptions = {}): Promise<MigrateObjectResult> {
+    const location = this.#locate(name, options.bucket === undefined ? {} : { bucket: options.bucket });
+    const { to, bucket: _bucket, ...rest } = options;
+    return migrateObject(this.#store, location, { ...rest, to: to ?? this.#masterKey, keys: this.keyRing, signal: checkSignal(options.signal) });
+  }
+
+  /**
+   * {@link EncryptionClient.migrateObject} for every object under a prefix (from a listing, or an OSS inventory),
+   * `parallel` at a time, optionally one shard of N, rate-limited and journaled so that a killed run continues where
+   * it stopped; each object's outcome goes to `onObject` and failures are collected in the result, not thrown.
+   *
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT (parallel, rate, staging prefix, a journal with a dry run),
+   *   ERR_CSE_INVENTORY, ERR_CSE_JOURNAL, ERR_CSE_IO (journal), ERR_CSE_ABORTED; TransferError when listing fails
+   */
+  async migratePrefix(prefix: string, options: MigratePrefixOptions = {}): Promise<MigratePrefixResult> {
+    const { to, bucket, ...rest } = options;
+    return migratePrefix(this.#store, this.#bucket(bucket), prefix, {
+      ...rest,
+      to: to ?? this.#masterKey,
+      keys: this.keyRing,
+      signal: checkSignal(options.signal),
+    });
   }
 
   /**

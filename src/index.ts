@@ -130,6 +130,21 @@ export type {
   RewrapSkipReason,
   RewrapVerification,
 } from './transfer/rewrap.js';
+export type {
+  MigrateObjectResult,
+  MigrateOptions,
+  MigratePrefixOptions,
+  MigratePrefixResult,
+  MigrationFrom,
+  MigrationKeyInfo,
+  MigrationKind,
+  MigrationMethod,
+  MigrationOnly,
+  MigrationResultKind,
+  MigrationSkipReason,
+} from './bulk/migrate-types.js';
+export { DEFAULT_MIGRATE_MULTIPART_THRESHOLD, DEFAULT_MIGRATE_PARALLEL, DEFAULT_STAGING_PREFIX, MIGRATION_ONLY_VALUES } from './bulk/migrate-types.js';
+export type { Shard } from './bulk/shard.js';
 
 // Offline API
 export { decryptObject, encryptObject, openEnvelope, sealEnvelope } from './object-crypto.js';

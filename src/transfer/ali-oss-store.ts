@@ -446,6 +446,26 @@ export class AliOssStore implements ObjectStore, MultipartStore {
   }
 
   /**
+   * {@inheritDoc ObjectStore.getTagging}
+   * @throws CseError ERR_CSE_INVALID_ARGUMENT when the bucket or the object key is empty; ERR_CSE_ABORTED when the
+   *   signal fires; TransferError (ERR_CSE_TRANSFER) for an OSS error answer (404 `NoSuchKey`, …) or a network failure
+   */
+  async getTagging(location: ObjectLocation, options: CallOptions = {}): Promise<Readonly<Record<string, string>>> {
+    const what = `GetObjectTagging ${describe(location)}`;
+    const params = this.#base('GET', location, {}, options, [200], { tagging: '' });
+    params.xmlResponse = true;
+    const result = await this.#call(what, location, options, params);
+    const tagSet = xmlRecord(xmlRecord(result.data).TagSet);
+    const tags: Record<string, string> = {};
+    for (const raw of xmlList(tagSet.Tag)) {
+      const tag = xmlRecord(raw);
+      const key = xmlText(tag.Key);
+      if (key !== undefined) tags[key] = xmlText(tag.Value) ?? '';
+    }
+    return tags;
+  }
+
+  /**
    * {@inheritDoc ObjectStore.putBucket}
    * @throws CseError ERR_CSE_ABORTED when the signal fires; TransferError (ERR_CSE_TRANSFER) for an OSS error answer
    *   (409 `BucketAlreadyExists`, …) or a network failure, and for a bucket name `ali-oss` refuses before sending

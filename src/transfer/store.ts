@@ -247,6 +247,12 @@ export interface ObjectStore {
    */
   listV1(bucket: string, query: ListV1Query, options?: CallOptions): Promise<ListV1Page>;
   /**
+   * GetObjectTagging: the object's tags (an empty record when it has none). Optional: stores without it cannot carry
+   * tags over in a migration (`bulk/migrate-object.ts`), which then fails for tagged objects rather than dropping them.
+   * @throws TransferError (404 `NoSuchKey`); CseError ERR_CSE_ABORTED
+   */
+  getTagging?(location: ObjectLocation, options?: CallOptions): Promise<Readonly<Record<string, string>>>;
+  /**
    * PutBucket.
    * @throws TransferError (409 `BucketAlreadyExists` when it exists); CseError ERR_CSE_ABORTED
    */

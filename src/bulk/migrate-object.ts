@@ -1,0 +1,409 @@
+/**
+ * Migrating one object to the target state (issue #18): plaintext → V2, legacy V1 → V2 under a fresh data key, V2
+ * under another master key → re-wrapped (`transfer/rewrap.ts`), already under the target → skipped.
+ *
+ * Content re-encryption (plaintext, V1) cannot be a conditional PUT: OSS has none. It is VERIFY-THEN-COPY through a
+ * staging object, so that a concurrent writer's object is never replaced by an older content:
+ * 1. HEAD the original: ETag E, headers, storage class, tag count.
+ * 2. GetObjectTagging when it has tags.
+ * 3. GET the original with `If-Match: E` as a stream (decrypted when V1), encrypt it under the target key with a
+ *    fresh data key through the library's own put path (PutObject, or a multipart upload from `multipartThreshold`)
+ *    into the staging object `<stagingPrefix><sha256hex(key)>`, with the original's Content-Type and standard
+ *    headers, user metadata (without the old envelope), storage class and tags. Memory stays flat: the content
+ *    streams.
+ * 4. HEAD the original with `If-Match: E`. 412 or 404: someone changed or removed it; the staging object is deleted
+ *    and the result is ERR_CSE_CONCURRENT_MODIFICATION. Nothing of the other writer's is touched.
+ * 5. CopyObject staging → original (metadata and tags copied, storage class explicit, conditional on the staging
+ *    object's ETag).
+ * 6. HEAD the original: its envelope, length and CRC-64 are the staging object's.
+ * 7. DELETE the staging object.
+ *
+ * The remaining race: a write to the original between steps 4 and 5 (one round trip) is overwritten. On a bucket
+ * with versioning every version is kept, the overwritten one included. OSS's CopyObject takes sources up to 1 GiB;
+ * larger objects need the bucket to accept it (the embedded server does; real OSS answers an error, and the object
+ * is reported failed with nothing changed). Archive-class objects fail with OSS's error (they are not restored).
+ *
+ * The staging name is deterministic, so a worker restarted after a kill overwrites its own leftover, and its hash
+ * prefix is the key's shard (`shardOfKey`), so `migratePrefix` can remove the leftovers of its own shard.
+ *
+ * @packageDocumentation
+ */
+
+import { createHash } from 'node:crypto';
+import { CseError, ErrorCode, TransferError } from '../errors.js';
+import { cryptoHeaderNames, detectEnvelopeVersion, isCryptoHeader, pickCryptoHeaders } from '../format/envelope.js';
+import { OssHeader } from '../format/headers.js';
+import type { KeyRing } from '../keys/key-ring.js';
+import type { MasterKey } from '../keys/master-key.js';
+import { throwIfAborted } from '../transfer/abort.js';
+import { MaterialCache, type MultipartObjectStore } from '../transfer/multipart.js';
+import { multipartUpload } from '../transfer/multipart-upload.js';
+import { readObject } from '../transfer/read.js';
+import { DEFAULT_RETRY_POLICY, withRetries } from '../transfer/retry.js';
+import { carriedHeaders, rewrapObject, type RewrapObjectResult } from '../transfer/rewrap.js';
+import type { CallOptions, ObjectLocation, ObjectStore, ResponseHeaders, StoreResponse } from '../transfer/store.js';
+import { writeEncrypted } from '../transfer/write.js';
+import {
+  DEFAULT_MIGRATE_MULTIPART_THRESHOLD,
+  DEFAULT_STAGING_PREFIX,
+  type MigrateObjectResult,
+  type MigrateOptions,
+  type MigrationFrom,
+  type MigrationKeyInfo,
+  type MigrationKind,
+  type MigrationMethod,
+  type MigrationOnly,
+} from './migrate-types.js';
+
+/** {@link MigrateOptions} with what the client fills in: the target and the keys that open the objects. */
+export interface MigrateObjectOptions extends Omit<MigrateOptions, 'to' | 'bucket'> {
+  /** The target master key. */
+  readonly to: MasterKey;
+  /** The keys that open the objects' current envelopes. */
+  readonly keys: KeyRing;
+}
+
+const OBJECT_TYPE = 'x-oss-object-type';
+const STORAGE_CLASS = 'x-oss-storage-class';
+const TAGGING_COUNT = 'x-oss-tagging-count';
+const COPY_SOURCE_IF_MATCH = 'x-oss-copy-source-if-match';
+const MIGRATABLE_TYPES: ReadonlySet<string> = new Set(['normal', 'multipart', 'appendable']);
+const V2_NAMES: ReadonlySet<string> = new Set(cryptoHeaderNames('v2'));
+
+/** The staging object of `key`: `<stagingPrefix><sha256hex(key)>`. */
+export function stagingKey(key: string, stagingPrefix: string = DEFAULT_STAGING_PREFIX): string {
+  return stagingPrefix + createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+/**
+ * The shard a staging object belongs to: its name ends in the SHA-256 of the original key, whose first 6 bytes are
+ * what `shardOfKey` reduces. Undefined for a name that is not a staging name.
+ */
+export function shardOfStagingKey(name: string, stagingPrefix: string, count: number): number | undefined {
+  if (!name.startsWith(stagingPrefix)) return undefined;
+  const hex = name.slice(stagingPrefix.length);
+  if (!/^[0-9a-f]{64}$/.test(hex)) return undefined;
+  return Number(BigInt(`0x${hex.slice(0, 12)}`) % BigInt(count));
+}
+
+/**
+ * Checks a staging prefix: non-empty, no leading '/', and it must not be a prefix of ordinary keys by accident.
+ * @throws CseError ERR_CSE_INVALID_ARGUMENT
+ */
+export function checkStagingPrefix(prefix: string | undefined): string {
+  const value = prefix ?? DEFAULT_STAGING_PREFIX;
+  if (typeof value !== 'string' || value === '' || value.startsWith('/')) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, `stagingPrefix must be a non-empty key prefix without a leading '/', got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function describe(location: ObjectLocation): string {
+  return `oss://${location.bucket}/${location.key}`;
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function keyInfo(key: MasterKey): MigrationKeyInfo {
+  return { key: key.name, matdesc: key.description };
+}
+
+function sizeOf(headers: ResponseHeaders): number | undefined {
+  const text = headers[OssHeader.CONTENT_LENGTH];
+  const n = Number(text);
+  return text !== undefined && /^[0-9]+$/.test(text) && Number.isSafeInteger(n) ? n : undefined;
+}
+
+function isStatus(e: unknown, ...statuses: number[]): e is TransferError {
+  return e instanceof TransferError && e.status !== undefined && statuses.includes(e.status);
+}
+
+function concurrent(location: ObjectLocation, when: string, cause: unknown): CseError {
+  return new CseError(
+    ErrorCode.CONCURRENT_MODIFICATION,
+    `${describe(location)} was changed or removed by another writer ${when}; it was left as that writer made it ` +
+      '(run the migration again to migrate the new content)',
+    { object: location.key, retryable: false, cause },
+  );
+}
+
+/** A failure as a CseError (store and programming errors arrive as other errors). */
+export function asCseError(e: unknown, object: string): CseError {
+  return e instanceof CseError ? e : new CseError(ErrorCode.TRANSFER, messageOf(e), { object, cause: e });
+}
+
+/** The `x-oss-tagging` value of a tag set (URL-encoded pairs, as PutObject takes them). */
+export function encodeTagging(tags: Readonly<Record<string, string>>): string {
+  return Object.entries(tags)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .join('&');
+}
+
+/** What to do with an object, from its HEAD alone (V2 objects need the keys: see {@link classifyV2}). */
+interface Classified {
+  readonly from: MigrationFrom;
+  readonly kind: MigrationKind;
+  readonly skip?: { readonly reason: 'folder-marker' | 'unsupported-type'; readonly text: string };
+}
+
+function classifyHead(key: string, headers: ResponseHeaders): Classified {
+  const type = (headers[OBJECT_TYPE] ?? 'Normal').toLowerCase();
+  if (!MIGRATABLE_TYPES.has(type)) {
+    return { from: 'unknown', kind: 'none', skip: { reason: 'unsupported-type', text: `a ${headers[OBJECT_TYPE] ?? '?'} object is not migrated` } };
+  }
+  const version = detectEnvelopeVersion(headers, { object: key });
+  if (version === null) {
+    if (key.endsWith('/') && sizeOf(headers) === 0) {
+      return { from: 'plaintext', kind: 'none', skip: { reason: 'folder-marker', text: 'a folder marker (0 bytes, key ending in /)' } };
+    }
+    return { from: 'plaintext', kind: 'plaintext' };
+  }
+  if (version === 'v2') return { from: 'v2', kind: 'rewrap' };
+  return { from: version, kind: 'v1' };
+}
+
+function onlySet(only: readonly MigrationOnly[] | undefined): ReadonlySet<MigrationOnly> | undefined {
+  if (only === undefined) return undefined;
+  for (const value of only as readonly unknown[]) {
+    if (value !== 'plaintext' && value !== 'v1' && value !== 'rewrap') {
+      throw new CseError(ErrorCode.INVALID_ARGUMENT, `only: expected plaintext, v1 or rewrap, got ${JSON.stringify(value)}`);
+    }
+  }
+  return new Set(only);
+}
+
+/**
+ * Migrates one object (see the module documentation for the steps). Failures of the object itself are thrown;
+ * `migratePrefix` turns them into `failed` results.
+ *
+ * @param store - the object store
+ * @param location - the object
+ * @param options - target key, old keys, legacy policy, only, dry run, staging prefix, thresholds, signal
+ * @returns `migrated` (in a dry run: would be) or `skipped` with the reason
+ * @throws CseError ERR_CSE_LEGACY_NOT_ALLOWED (a V1/guide object without allowLegacy), ERR_CSE_CONCURRENT_MODIFICATION
+ *   (the object changed while it was migrated; nothing of the other writer's was overwritten), ERR_CSE_INTEGRITY
+ *   (the stored result differs from what was written), ERR_CSE_NO_MATCHING_KEY, ERR_CSE_ENVELOPE_*,
+ *   ERR_CSE_INVALID_ARGUMENT (options), ERR_CSE_UNSUPPORTED_OPERATION (tags or multipart on a store without them),
+ *   ERR_CSE_KEY_UNUSABLE, ERR_CSE_KMS, ERR_CSE_ABORTED; TransferError (404, an archived object, …)
+ */
+export async function migrateObject(store: ObjectStore, location: ObjectLocation, options: MigrateObjectOptions): Promise<MigrateObjectResult> {
+  const object = location.key;
+  const what = `migration of ${describe(location)}`;
+  const dryRun = options.dryRun === true;
+  const only = onlySet(options.only);
+  const stagingPrefix = checkStagingPrefix(options.stagingPrefix);
+  if (object.startsWith(stagingPrefix)) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, `${describe(location)} is under the staging prefix ${stagingPrefix}: it is not migrated`, { object });
+  }
+  const call: CallOptions = { signal: options.signal, timeout: options.timeout };
+  throwIfAborted(options.signal, what);
+
+  const head = await withRetries(async () => store.head(location, { headers: {} }, call), DEFAULT_RETRY_POLICY, options.signal, what);
+  const size = sizeOf(head.headers);
+  const etag = head.headers[OssHeader.ETAG];
+  const base = { key: object, dryRun, size, bytes: 0, ...(etag === undefined ? {} : { etag }) };
+  const found = classifyHead(object, head.headers);
+  if (found.skip !== undefined) {
+    return { ...base, from: found.from, kind: found.kind, result: 'skipped', skipped: found.skip.reason, reason: found.skip.text };
+  }
+  if (found.kind === 'rewrap') return migrateV2(store, location, options, only, base);
+  const kind = found.kind as MigrationOnly;
+  if (only !== undefined && !only.has(kind)) {
+    return { ...base, from: found.from, kind, result: 'skipped', skipped: 'excluded', reason: `${kind} objects are not selected (only)` };
+  }
+  if (kind === 'v1' && options.allowLegacy !== true) {
+    throw new CseError(
+      ErrorCode.LEGACY_NOT_ALLOWED,
+      `${describe(location)} uses the legacy ${found.from === 'guide' ? 'guide' : 'V1 (oss2 ≤ 2.10)'} format: migrate it with allowLegacy (CLI: --allow-legacy)`,
+      { object },
+    );
+  }
+  if (dryRun) return { ...base, from: found.from, kind, result: 'migrated', to: keyInfo(options.to) };
+  const done = await reencrypt(store, location, head, options, stagingPrefix, call, what);
+  return { ...base, from: found.from, kind, result: 'migrated', to: keyInfo(options.to), bytes: done.bytes, method: done.method, ...(done.etag === undefined ? {} : { etag: done.etag }) };
+}
+
+type Base = Pick<MigrateObjectResult, 'key' | 'dryRun' | 'size' | 'bytes' | 'etag'>;
+
+/** A V2 object: already under the target, or re-wrapped by `rewrapObject`. */
+async function migrateV2(
+  store: ObjectStore,
+  location: ObjectLocation,
+  options: MigrateObjectOptions,
+  only: ReadonlySet<MigrationOnly> | undefined,
+  base: Base,
+): Promise<MigrateObjectResult> {
+  const excluded = only !== undefined && !only.has('rewrap');
+  const rewrapOptions = { to: options.to, keys: options.keys, signal: options.signal, timeout: options.timeout };
+  let r: RewrapObjectResult;
+  try {
+    // With rewrap excluded a dry rewrap still tells "already under the target" from "would be re-wrapped".
+    r = await rewrapObject(store, location, { ...rewrapOptions, dryRun: options.dryRun === true || excluded });
+  } catch (e) {
+    if (isStatus(e, 412)) throw concurrent(location, 'during its rewrap', e);
+    throw e;
+  }
+  if (r.status === 'skipped') {
+    return { ...base, from: r.skipped === 'not-encrypted' ? 'plaintext' : 'v2', kind: 'target', result: 'skipped', skipped: 'already-migrated', reason: r.reason ?? 'already under the target key' };
+  }
+  if (excluded) return { ...base, from: 'v2', kind: 'rewrap', result: 'skipped', skipped: 'excluded', reason: 'rewrap objects are not selected (only)' };
+  if (r.dryRun) return { ...base, from: 'v2', kind: 'rewrap', result: 'migrated', to: keyInfo(options.to) };
+  const after = await store.head(location, { headers: {} }, { signal: options.signal, timeout: options.timeout }).catch(() => undefined);
+  const etag = after?.headers[OssHeader.ETAG];
+  return { ...base, from: 'v2', kind: 'rewrap', result: 'migrated', to: keyInfo(options.to), method: 'rewrap', ...(etag === undefined ? {} : { etag }) };
+}
+
+/** The headers the staging object is written with: the original's, without any old envelope. */
+function stagingHeaders(head: StoreResponse, tags: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(carriedHeaders(head.headers))) {
+    if (!isCryptoHeader(name)) out[name] = value;
+  }
+  const tagging = encodeTagging(tags);
+  if (tagging !== '') out['x-oss-tagging'] = tagging;
+  return out;
+}
+
+async function tagsOf(store: ObjectStore, location: ObjectLocation, head: StoreResponse, call: CallOptions): Promise<Readonly<Record<string, string>>> {
+  const count = Number(head.headers[TAGGING_COUNT] ?? '0');
+  if (!(count > 0)) return {};
+  if (store.getTagging === undefined) {
+    throw new CseError(ErrorCode.UNSUPPORTED_OPERATION, `${describe(location)} has tags and this store cannot read them (getTagging): not migrated, so that its tags are not lost`, {
+      object: location.key,
+    });
+  }
+  const getTagging = store.getTagging.bind(store);
+  return withRetries(async () => getTagging(location, call), DEFAULT_RETRY_POLICY, call.signal, `GetObjectTagging ${describe(location)}`);
+}
+
+function multipartStoreOf(store: ObjectStore, location: ObjectLocation): MultipartObjectStore {
+  const s = store as Partial<MultipartObjectStore>;
+  if (typeof s.initiateMultipartUpload !== 'function' || typeof s.uploadPart !== 'function' || typeof s.completeMultipartUpload !== 'function') {
+    throw new CseError(ErrorCode.UNSUPPORTED_OPERATION, `${describe(location)} is above the multipart threshold and this store has no multipart operations`, {
+      object: location.key,
+    });
+  }
+  return store as MultipartObjectStore;
+}
+
+async function bestEffortDelete(store: ObjectStore, location: ObjectLocation): Promise<void> {
+  // Without the caller's signal: a cancelled run still removes what it staged.
+  await store.delete(location).catch(() => undefined);
+}
+
+/** Steps 2–7 of the module documentation. */
+async function reencrypt(
+  store: ObjectStore,
+  location: ObjectLocation,
+  head: StoreResponse,
+  options: MigrateObjectOptions,
+  stagingPrefix: string,
+  call: CallOptions,
+  what: string,
+): Promise<{ bytes: number; method: MigrationMethod; etag: string | undefined }> {
+  const etag = head.headers[OssHeader.ETAG];
+  if (etag === undefined) throw new TransferError(`${what}: the HEAD answer has no ETag; the migration needs one to guard against concurrent writers`, { object: location.key });
+  const tags = await tagsOf(store, location, head, call);
+  const headers = stagingHeaders(head, tags);
+  const staging: ObjectLocation = { bucket: location.bucket, key: stagingKey(location.key, stagingPrefix) };
+  const threshold = options.multipartThreshold ?? DEFAULT_MIGRATE_MULTIPART_THRESHOLD;
+  if (!Number.isSafeInteger(threshold) || threshold < 1) {
+    throw new CseError(ErrorCode.INVALID_ARGUMENT, `multipartThreshold must be a positive integer, got ${String(threshold)}`);
+  }
+
+  let read;
+  try {
+    read = await readObject(store, location, { keys: options.keys, allowLegacy: true, requireEncrypted: false, headers: { 'If-Match': etag }, ...call });
+  } catch (e) {
+    if (isStatus(e, 412, 404)) throw concurrent(location, 'before it was read', e);
+    throw e;
+  }
+  const size = read.total ?? read.size;
+  const plainMd5 = read.encrypted ? undefined : head.headers['content-md5'];
+  let method: MigrationMethod;
+  let stagingEtag: string | undefined;
+  try {
+    if (size >= threshold) {
+      method = 'multipart';
+      const done = await multipartUpload(multipartStoreOf(store, location), staging, { kind: 'stream', stream: read.body, length: size }, {
+        masterKey: options.to,
+        keys: options.keys,
+        cache: new MaterialCache(),
+        headers,
+        // One part in flight per object: migratePrefix already runs objects in parallel, and memory stays at one
+        // part buffer per object.
+        parallel: 1,
+        ...(options.partSize === undefined ? {} : { partSize: options.partSize }),
+        ...call,
+      });
+      stagingEtag = done.etag;
+    } else {
+      method = 'put';
+      const done = await writeEncrypted(store, staging, { kind: 'stream', stream: read.body, length: size }, {
+        masterKey: options.to,
+        headers,
+        ...(plainMd5 === undefined ? {} : { plaintextMd5: plainMd5 }),
+        ...call,
+      });
+      stagingEtag = done.response.headers[OssHeader.ETAG];
+    }
+  } catch (e) {
+    read.cancel();
+    await bestEffortDelete(store, staging);
+    if (isStatus(e, 412)) throw concurrent(location, 'while it was read', e);
+    throw e;
+  }
+
+  // Step 4: the guard. From here to the copy is the one remaining race window (see the module documentation).
+  try {
+    await store.head(location, { headers: { 'If-Match': etag } }, call);
+  } catch (e) {
+    await bestEffortDelete(store, staging);
+    if (isStatus(e, 412, 404)) throw concurrent(location, 'while its new content was written', e);
+    throw e;
+  }
+  const stagedHead = await store.head(staging, { headers: {} }, call);
+  stagingEtag ??= stagedHead.headers[OssHeader.ETAG];
+  const storageClass = head.headers[STORAGE_CLASS];
+  const copyHeaders: Record<string, string> = {
+    [OssHeader.METADATA_DIRECTIVE]: 'COPY',
+    'x-oss-tagging-directive': 'Copy',
+    ...(storageClass === undefined ? {} : { [STORAGE_CLASS]: storageClass }),
+    ...(stagingEtag === undefined ? {} : { [COPY_SOURCE_IF_MATCH]: stagingEtag }),
+  };
+  try {
+    await store.copy(location, staging, { headers: copyHeaders }, call);
+  } catch (e) {
+    await bestEffortDelete(store, staging);
+    throw e;
+  }
+
+  // Step 6: the original now holds exactly the staged object.
+  const after = await withRetries(async () => store.head(location, { headers: {} }, call), DEFAULT_RETRY_POLICY, options.signal, what);
+  const problems = compareStored(stagedHead.headers, after.headers);
+  if (problems.length > 0) {
+    throw new CseError(
+      ErrorCode.INTEGRITY,
+      `${what}: after the copy the object differs from its staged new content (${problems.join(', ')}); the staged ` +
+        `object ${describe(staging)} is kept for inspection`,
+      { object: location.key },
+    );
+  }
+  await store.delete(staging, call);
+  return { bytes: size, method, etag: after.headers[OssHeader.ETAG] };
+}
+
+/** The differences between the staged object and the original after the copy that matter: envelope, length, CRC. */
+function compareStored(staged: ResponseHeaders, after: ResponseHeaders): string[] {
+  const problems: string[] = [];
+  const a = Object.fromEntries(Object.entries(pickCryptoHeaders(staged)).filter(([n]) => V2_NAMES.has(n)));
+  const b = Object.fromEntries(Object.entries(pickCryptoHeaders(after)).filter(([n]) => V2_NAMES.has(n)));
+  const names = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const name of names) if (a[name] !== b[name]) problems.push(name);
+  for (const name of [OssHeader.CONTENT_LENGTH, OssHeader.CRC64]) {
+    if (staged[name] !== undefined && after[name] !== undefined && staged[name] !== after[name]) problems.push(name);
+  }
+  return problems;
+}
