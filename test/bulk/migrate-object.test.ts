@@ -1,0 +1,193 @@
+// EncryptionClient.migrateObject / migratePrefix against the embedded server: every state an object can be in, the
+// verify-then-copy guard against a concurrent writer, and that a finished migration writes nothing when run again.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import OSS from 'ali-oss';
+import { startServer, type RunningServer } from '../../server/src/index.js';
+import { EncryptionClient } from '../../src/client.js';
+import { stagingKey } from '../../src/bulk/migrate-object.js';
+import { V2Header } from '../../src/format/headers.js';
+import { RsaMasterKey, generateRsaKeyPair } from '../../src/keys/rsa.js';
+import { bytesFor, putV1 } from '../helpers/migrate.js';
+import { vectorKeys } from '../helpers/vectors.js';
+
+const BUCKET = 'migrate-lib';
+
+interface Logged {
+  readonly method: string;
+  readonly operation: string;
+  readonly key: string | undefined;
+  readonly status: number;
+}
+
+let server: RunningServer;
+let oss: OSS;
+let oldKey: RsaMasterKey;
+let target: RsaMasterKey;
+/** Opens old objects (V1, V2 under the old key) and writes under the target. */
+let client: EncryptionClient;
+/** Writes V2 objects under the old key. */
+let oldClient: EncryptionClient;
+const requests: Logged[] = [];
+
+function writesTo(key: string): Logged[] {
+  return requests.filter((r) => r.key === key && r.status < 300 && ['PutObject', 'CopyObject', 'CompleteMultipartUpload', 'InitiateMultipartUpload'].includes(r.operation));
+}
+
+before(async () => {
+  server = await startServer({
+    memory: true,
+    buckets: [BUCKET],
+    kms: false,
+    faults: { rules: [] },
+    onRequest: (e: Logged) => requests.push(e),
+  } as Parameters<typeof startServer>[0]);
+  oss = new OSS({
+    endpoint: server.endpoint,
+    region: 'oss-cn-hangzhou',
+    bucket: BUCKET,
+    accessKeyId: server.credentials.accessKeyId,
+    accessKeySecret: server.credentials.accessKeySecret,
+    secure: false,
+    authorizationV4: true,
+  });
+  oldKey = new RsaMasterKey({ privateKey: vectorKeys.privatePkcs8() });
+  const pair = await generateRsaKeyPair(2048);
+  target = new RsaMasterKey({ privateKey: pair.privateKeyPem, description: { gen: '2' } });
+  client = new EncryptionClient(oss, { masterKey: target, decryptionKeys: [oldKey], allowLegacy: true });
+  oldClient = new EncryptionClient(oss, { masterKey: oldKey });
+});
+
+after(async () => {
+  await server.close();
+});
+
+async function assertTarget(key: string, plaintext: Buffer): Promise<void> {
+  const head = await client.head(key);
+  assert.equal(head.envelope?.version, 'v2', `${key} is V2`);
+  const raw = await oss.head(key);
+  const headers = raw.res.headers as Record<string, string>;
+  assert.equal(headers[V2Header.MATDESC], JSON.stringify({ gen: '2' }), `${key} is under the target key`);
+  const strict = new EncryptionClient(oss, { masterKey: target });
+  assert.ok(Buffer.from((await strict.get(key)).content).equals(plaintext), `${key} decrypts under the target key to its original bytes`);
+}
+
+describe('migrateObject', () => {
+  test('a plaintext object becomes V2 under the target key, keeping metadata, Content-Type and standard headers', async () => {
+    const body = bytesFor('plain/a', 5000);
+    await oss.put('plain/a', body, {
+      headers: { 'Content-Type': 'text/csv', 'Cache-Control': 'max-age=60', 'Content-Disposition': 'attachment; filename="a.csv"', 'x-oss-meta-owner': 'ann' },
+    });
+    const r = await client.migrateObject('plain/a');
+    assert.equal(r.result, 'migrated');
+    assert.equal(r.from, 'plaintext');
+    assert.equal(r.kind, 'plaintext');
+    assert.equal(r.method, 'put');
+    assert.equal(r.bytes, body.length);
+    await assertTarget('plain/a', body);
+    const headers = (await oss.head('plain/a')).res.headers as Record<string, string>;
+    assert.equal(headers['content-type'], 'text/csv');
+    assert.equal(headers['cache-control'], 'max-age=60');
+    assert.equal(headers['content-disposition'], 'attachment; filename="a.csv"');
+    assert.equal(headers['x-oss-meta-owner'], 'ann');
+    assert.equal(headers[V2Header.UNENCRYPTED_CONTENT_LENGTH], String(body.length));
+    await assert.rejects(oss.head(stagingKey('plain/a')), { status: 404 }, 'the staging object is removed');
+  });
+
+  test('a legacy V1 object needs allowLegacy, then becomes V2 under a fresh data key with its metadata', async () => {
+    const body = bytesFor('v1/a', 3000);
+    await putV1(oss, 'v1/a', body, { 'Content-Type': 'image/png', 'x-oss-meta-camera': 'x100' });
+    const refused = await client.migratePrefix('v1/', { allowLegacy: false });
+    assert.equal(refused.failed, 1);
+    assert.equal(refused.failures[0]?.error?.cseCode, 'ERR_CSE_LEGACY_NOT_ALLOWED');
+    const r = await client.migrateObject('v1/a', { allowLegacy: true });
+    assert.equal(r.result, 'migrated');
+    assert.equal(r.from, 'v1');
+    await assertTarget('v1/a', body);
+    const headers = (await oss.head('v1/a')).res.headers as Record<string, string>;
+    assert.equal(headers['content-type'], 'image/png');
+    assert.equal(headers['x-oss-meta-camera'], 'x100');
+    assert.ok(!Object.keys(headers).some((h) => h.startsWith('x-oss-meta-oss-crypto')), 'no V1 envelope header is left');
+  });
+
+  test('a V2 object under an old key is re-wrapped; one under the target is skipped; a re-run writes nothing', async () => {
+    const body = bytesFor('v2/a', 2000);
+    await oldClient.put('v2/a', body, { mime: 'application/json', meta: { team: 'b' } });
+    const r = await client.migrateObject('v2/a');
+    assert.equal(r.result, 'migrated');
+    assert.equal(r.kind, 'rewrap');
+    assert.equal(r.method, 'rewrap');
+    await assertTarget('v2/a', body);
+    const before = requests.length;
+    const again = await client.migrateObject('v2/a');
+    assert.equal(again.result, 'skipped');
+    assert.equal(again.kind, 'target');
+    assert.equal(again.skipped, 'already-migrated');
+    assert.ok(requests.length > before, 'the server logs every request');
+    assert.deepEqual(requests.slice(before).filter((e) => e.method !== 'GET' && e.method !== 'HEAD'), [], 'a skipped object costs reads only');
+  });
+
+  test('an object above the multipart threshold goes through an encrypted multipart upload', async () => {
+    const body = bytesFor('big/a', 350 * 1024);
+    await oss.put('big/a', body, { headers: { 'x-oss-meta-size': 'big' } });
+    const r = await client.migrateObject('big/a', { multipartThreshold: 200 * 1024, partSize: 100 * 1024 });
+    assert.equal(r.result, 'migrated');
+    assert.equal(r.method, 'multipart');
+    await assertTarget('big/a', body);
+    assert.equal(((await oss.head('big/a')).res.headers as Record<string, string>)['x-oss-meta-size'], 'big');
+  });
+
+  test('folder markers are skipped; only excludes kinds; a dry run writes nothing', async () => {
+    await oss.put('mixed/', Buffer.alloc(0));
+    await oss.put('mixed/p', Buffer.from('plain'));
+    await oldClient.put('mixed/r', Buffer.from('old key'));
+    const folder = await client.migrateObject('mixed/');
+    assert.equal(folder.result, 'skipped');
+    assert.equal(folder.skipped, 'folder-marker');
+    const before = requests.length;
+    const dry = await client.migratePrefix('mixed/', { dryRun: true });
+    assert.equal(dry.dryRun, true);
+    assert.equal(dry.migrated, 2);
+    assert.equal(dry.skipped, 1);
+    assert.deepEqual(requests.slice(before).filter((e) => e.method !== 'GET' && e.method !== 'HEAD'), [], 'a dry run only reads');
+    const seen: string[] = [];
+    const onlyRewrap = await client.migratePrefix('mixed/', { only: ['rewrap'], onObject: (o) => seen.push(`${o.key} ${o.result} ${o.skipped ?? ''}`) });
+    assert.equal(onlyRewrap.migrated, 1);
+    assert.deepEqual(seen.sort(), ['mixed/ skipped folder-marker', 'mixed/p skipped excluded', 'mixed/r migrated ']);
+    assert.equal(onlyRewrap.byKind.plaintext, 1);
+  });
+
+  test('a concurrent writer between the read and the guard keeps its object: ERR_CSE_CONCURRENT_MODIFICATION', async () => {
+    const body = bytesFor('race/a', 4000);
+    await oss.put('race/a', body);
+    // The 2nd HEAD of the key is the guard (the 1st classifies): another writer replaces the object just before it.
+    server.faults?.set({ rules: [{ operations: ['HeadObject'], key: 'race/a', nth: 2, fault: 'replace-object' }] });
+    const r = await client.migratePrefix('race/');
+    server.faults?.clear();
+    assert.equal(r.failed, 1);
+    const error = r.failures[0]?.error;
+    assert.equal(error?.cseCode, 'ERR_CSE_CONCURRENT_MODIFICATION');
+    assert.equal(error.retryable, false);
+    const now = Buffer.from((await oss.get('race/a')).content as Uint8Array);
+    assert.ok(now.equals(Buffer.from(body.map((b) => b ^ 0xff))), "the other writer's bytes survive");
+    assert.equal((await client.head('race/a')).envelope, undefined, 'nothing was written over it');
+    assert.equal(writesTo('race/a').filter((w) => w.operation === 'CopyObject').length, 0);
+    await assert.rejects(oss.head(stagingKey('race/a')), { status: 404 }, 'the staging object is removed');
+  });
+
+  test('a re-run over a finished prefix writes nothing', async () => {
+    await oss.put('done/a', Buffer.from('a'));
+    await putV1(oss, 'done/b', Buffer.from('b'));
+    await oldClient.put('done/c', Buffer.from('c'));
+    const first = await client.migratePrefix('done/', { allowLegacy: true });
+    assert.equal(first.migrated, 3);
+    const before = requests.length;
+    const second = await client.migratePrefix('done/', { allowLegacy: true });
+    assert.equal(second.migrated, 0);
+    assert.equal(second.skipped, 3);
+    assert.equal(second.byKind.target, 3);
+    assert.ok(requests.length > before, 'the server logs every request');
+    const writes = requests.slice(before).filter((e) => ['PutObject', 'CopyObject', 'CompleteMultipartUpload', 'DeleteObject'].includes(e.operation));
+    assert.deepEqual(writes, []);
+  });
+});
