@@ -19,6 +19,7 @@ import { keygen } from './keygen.js';
 import { keys } from './keys.js';
 import { ls } from './ls.js';
 import { mb } from './mb.js';
+import { migrate } from './migrate.js';
 import { put } from './put.js';
 import { rb } from './rb.js';
 import { rewrap } from './rewrap.js';
@@ -28,4 +29,4 @@ import { serve } from './serve.js';
 import { sync } from './sync.js';
 
 /** Every command, in the order `oss-cse --help` lists them. */
-export const commands: readonly Command[] = [put, get, cp, sync, cat, head, ls, rm, mb, rb, uploads, rewrap, keys, keygen, config, encrypt, decrypt, inspect, serve, gateway, demo];
+export const commands: readonly Command[] = [put, get, cp, sync, cat, head, ls, rm, mb, rb, uploads, rewrap, migrate, keys, keygen, config, encrypt, decrypt, inspect, serve, gateway, demo];
