@@ -56,6 +56,9 @@ export const FAULT_OPERATIONS = [
   'AbortMultipartUpload',
   'ListParts',
   'ListMultipartUploads',
+  'PutObjectTagging',
+  'GetObjectTagging',
+  'DeleteObjectTagging',
   'Other',
 ] as const;
 
@@ -340,12 +343,15 @@ export function operationOf(method: string, target: RequestTarget, headers: http
   switch (method) {
     case 'PUT':
       if (params.has('uploadId') || params.has('partNumber')) return 'UploadPart';
+      if (params.has('tagging')) return 'PutObjectTagging';
       return headerValue(headers, 'x-oss-copy-source') !== undefined ? 'CopyObject' : 'PutObject';
     case 'GET':
+      if (params.has('tagging')) return 'GetObjectTagging';
       return params.has('uploadId') ? 'ListParts' : 'GetObject';
     case 'HEAD':
       return params.has('objectMeta') ? 'GetObjectMeta' : 'HeadObject';
     case 'DELETE':
+      if (params.has('tagging')) return 'DeleteObjectTagging';
       return params.has('uploadId') ? 'AbortMultipartUpload' : 'DeleteObject';
     case 'POST':
       if (params.has('uploads')) return 'InitiateMultipartUpload';

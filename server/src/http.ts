@@ -10,7 +10,7 @@ import { authenticate } from './auth.js';
 import { answerPreflight, applyCorsHeaders, forgetDeletedBucketCors, handleBucketCors, type CorsRegistry } from './cors.js';
 import type { Owner, RequestContext } from './context.js';
 import { OssError, renderError } from './errors.js';
-import type { FaultInjector } from './faults.js';
+import { operationOf, type FaultInjector } from './faults.js';
 import { closeAfterResponse, type ConnectionGuard } from './guard.js';
 import type { KmsService } from './kms/index.js';
 import { parseTarget } from './request.js';
@@ -33,6 +33,56 @@ export interface ListenerState {
   readonly guard?: ConnectionGuard | undefined;
   /** Bucket CORS rules (server/src/cors.ts); absent: no CORS headers, preflights refused. */
   readonly cors?: CorsRegistry | undefined;
+  /** Observability hook (`ServerOptions.onRequest`): told about each answered OSS request once. */
+  readonly onRequest?: ((entry: ServerRequestEntry) => void) | undefined;
+}
+
+/** One answered OSS request, as `ServerOptions.onRequest` sees it. */
+export interface ServerRequestEntry {
+  /** HTTP method. */
+  readonly method: string;
+  /**
+   * The OSS operation as OSS names it (`PutObject`, `CopyObject`, `PutObjectTagging`, …; the names of
+   * `FAULT_OPERATIONS`), `Other` for a request no operation matches (refused by the router, or a CORS preflight).
+   */
+  readonly operation: string;
+  /** The bucket addressed, undefined at service level or when the request line could not be parsed. */
+  readonly bucket: string | undefined;
+  /** The object key addressed, undefined for service and bucket requests. */
+  readonly key: string | undefined;
+  /** The HTTP status of the answer. */
+  readonly status: number;
+}
+
+/**
+ * Arranges for `onRequest` to hear about this request once its answer's status is on the wire. A request whose
+ * connection broke before any status was sent was not answered and is not reported.
+ * @returns a function to fill in what the request addresses once it is parsed
+ */
+function reportWhenAnswered(
+  state: ListenerState,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): (target: { bucket: string | undefined; key: string | undefined; operation: string }) => void {
+  const onRequest = state.onRequest;
+  if (onRequest === undefined) return () => undefined;
+  let addressed: { bucket: string | undefined; key: string | undefined; operation: string } = { bucket: undefined, key: undefined, operation: 'Other' };
+  let reported = false;
+  const report = (): void => {
+    if (reported || !res.headersSent) return;
+    reported = true;
+    try {
+      onRequest({ method: req.method ?? 'GET', ...addressed, status: res.statusCode });
+    } catch (e) {
+      // An observer's bug must never change what the client gets.
+      state.log(`oss-cse server: onRequest hook threw: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+  res.once('finish', report);
+  res.once('close', report);
+  return (target) => {
+    addressed = target;
+  };
 }
 
 /** @returns a request id in OSS's shape (24 uppercase hex digits) */
@@ -111,8 +161,14 @@ async function handle(state: ListenerState, req: http.IncomingMessage, res: http
     }
     res.setHeader('x-oss-request-id', requestId);
     res.setHeader('Server', 'AliyunOSS');
+    const addressed = reportWhenAnswered(state, req, res);
     const target = parseTarget(req);
     const method = req.method ?? 'GET';
+    addressed({
+      bucket: target.bucket,
+      key: target.key,
+      operation: method === 'OPTIONS' ? 'Other' : operationOf(method, target, req.headers),
+    });
     // CORS before authentication, as OSS: a preflight carries no signature, and an actual request's error answer
     // must carry the Access-Control-* headers for the page to read it.
     if (state.cors !== undefined) {

@@ -19,7 +19,7 @@ import { CorsRegistry } from './cors.js';
 import { credentialsModeWarning, generateCredentials, loadOrCreateCredentials, type Credentials } from './credentials.js';
 import { createFaultInjector, type FaultController, type FaultPlan } from './faults.js';
 import { ConnectionGuard, resolveLimits, serverOptions } from './guard.js';
-import { createListener } from './http.js';
+import { createListener, type ServerRequestEntry } from './http.js';
 import { createKmsService, type KmsService } from './kms/index.js';
 import { FsStore } from './store/fs-store.js';
 import { MemoryStore } from './store/memory-store.js';
@@ -27,6 +27,7 @@ import type { Store } from './store/types.js';
 import { isValidBucketName } from './validate.js';
 
 export type { Credentials } from './credentials.js';
+export type { ServerRequestEntry } from './http.js';
 export { CSE_EXPOSE_HEADERS, type CorsRule } from './cors.js';
 export {
   DEFAULT_RANDOM_KINDS,
@@ -99,6 +100,13 @@ export interface ServerOptions {
    * without their own PutBucketCors configuration. Default: none (preflights refused unless a bucket has rules).
    */
   readonly cors?: string | readonly string[];
+  /**
+   * Observability / test hook: called once for every answered OSS request (never for KMS requests), after the answer's
+   * status is known, with the method, the OSS operation name, the bucket, the key and the status. Tests use it to
+   * count the writes a job made per key. A request whose connection broke before any status was sent is not
+   * reported. An exception it throws is caught and written to `log`; it never changes the answer.
+   */
+  readonly onRequest?: (entry: ServerRequestEntry) => void;
 }
 
 /** A running server. */
@@ -243,6 +251,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         faults,
         guard,
         cors,
+        onRequest: options.onRequest,
       }),
     );
     server = srv;

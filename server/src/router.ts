@@ -1,6 +1,6 @@
 /**
  * Maps a request (method, bucket, key, sub-resources, copy header) to its OSS operation. A sub-resource this server
- * does not implement (`?acl`, `?tagging`, `?append`, …) gets 501 NotImplemented instead of being mistaken for a plain
+ * does not implement (`?acl`, bucket `?tagging`, `?append`, …) gets 501 NotImplemented instead of being mistaken for a plain
  * object or bucket request.
  *
  * @packageDocumentation
@@ -12,6 +12,7 @@ import { OssError } from './errors.js';
 import * as bucketOps from './handlers/bucket.js';
 import * as multipart from './handlers/multipart.js';
 import * as objectOps from './handlers/object.js';
+import * as tagging from './handlers/tagging.js';
 import { headerValue } from './request.js';
 import { checkBucketName, checkObjectKey } from './validate.js';
 
@@ -99,6 +100,10 @@ export async function route(ctx: RequestContext): Promise<void> {
         only('uploadId', 'partNumber');
         return multipart.uploadPart(ctx, bucket, key, params.get('uploadId') ?? '', params.get('partNumber') ?? '');
       }
+      if (params.has('tagging')) {
+        only('tagging');
+        return tagging.putObjectTagging(ctx, bucket, key);
+      }
       only();
       if (copySource !== undefined) return objectOps.copyObject(ctx, bucket, key, copySource);
       return objectOps.putObject(ctx, bucket, key);
@@ -107,6 +112,11 @@ export async function route(ctx: RequestContext): Promise<void> {
       if (params.has('uploadId')) {
         only('uploadId');
         multipart.listParts(ctx, bucket, key, params.get('uploadId') ?? '');
+        return;
+      }
+      if (params.has('tagging')) {
+        only('tagging');
+        tagging.getObjectTagging(ctx, bucket, key);
         return;
       }
       only(...RESPONSE_OVERRIDES);
@@ -123,6 +133,10 @@ export async function route(ctx: RequestContext): Promise<void> {
       if (params.has('uploadId')) {
         only('uploadId');
         return multipart.abortUpload(ctx, bucket, key, params.get('uploadId') ?? '');
+      }
+      if (params.has('tagging')) {
+        only('tagging');
+        return tagging.deleteObjectTagging(ctx, bucket, key);
       }
       only();
       return objectOps.deleteObject(ctx, bucket, key);

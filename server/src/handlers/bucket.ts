@@ -193,7 +193,7 @@ function contentsEntry(ctx: RequestContext, meta: ObjectMeta, withOwner: boolean
     ['ETag', quoteEtag(meta.etag)],
     ['Type', meta.type],
     ['Size', meta.size],
-    ['StorageClass', 'Standard'],
+    ['StorageClass', meta.storageClass ?? 'Standard'],
   ];
   if (withOwner) content.push(['Owner', ownerContent(ctx)]);
   return ['Contents', content];

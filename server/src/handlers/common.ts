@@ -176,9 +176,10 @@ export function objectResponseHeaders(meta: ObjectMeta): http.OutgoingHttpHeader
     'Last-Modified': httpDate(meta.lastModified),
     'Accept-Ranges': 'bytes',
     'x-oss-object-type': meta.type,
-    'x-oss-storage-class': 'Standard',
+    'x-oss-storage-class': meta.storageClass ?? 'Standard',
     'x-oss-hash-crc64ecma': meta.crc64,
   };
+  if (meta.tags !== undefined && meta.tags.length > 0) headers['x-oss-tagging-count'] = String(meta.tags.length);
   for (const [name, value] of Object.entries(meta.headers)) headers[name] = value;
   for (const [name, value] of meta.userMeta) headers[name] = value;
   return headers;

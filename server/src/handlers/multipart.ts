@@ -24,6 +24,7 @@ import {
   rethrowStoreError,
   wholeSeconds,
 } from './common.js';
+import { classAndTags, requestedStorageClass, requestedTags } from './tagging.js';
 
 /** Smallest size of every part but the last (OSS: 100 KiB). */
 export const MIN_PART_SIZE = 100 * 1024;
@@ -141,6 +142,7 @@ export async function initiateUpload(ctx: RequestContext, bucket: string, key: s
     initiated: ctx.now,
     ...requested,
     cse,
+    ...classAndTags(requestedStorageClass(ctx.req), requestedTags(ctx.req)),
   };
   await ctx.store.createUpload(bucket, info).catch((e: unknown) => rethrowStoreError(e, { bucket, key }));
   const content: [string, string][] = [];
@@ -304,6 +306,8 @@ export async function completeUpload(ctx: RequestContext, bucket: string, key: s
     contentType: upload.contentType,
     headers: upload.headers,
     userMeta: upload.userMeta,
+    // Tags and class given at Initiate belong to the object from Complete on.
+    ...classAndTags(upload.storageClass, upload.tags),
   };
   await ctx.store
     .completeUpload(bucket, uploadId, parts, meta, forbidOverwrite(ctx.req))
@@ -368,7 +372,7 @@ export function listParts(ctx: RequestContext, bucket: string, key: string, uplo
     ['Bucket', bucket],
     ['Key', url ? urlEncode(key) : key],
     ['UploadId', uploadId],
-    ['StorageClass', 'Standard'],
+    ['StorageClass', upload.storageClass ?? 'Standard'],
     ['PartNumberMarker', marker],
     ['NextPartNumberMarker', page.at(-1)?.partNumber ?? marker],
     ['MaxParts', maxParts],
@@ -455,7 +459,7 @@ export function listUploads(ctx: RequestContext, bucket: string): void {
       [
         ['Key', enc(u.key)],
         ['UploadId', u.uploadId],
-        ['StorageClass', 'Standard'],
+        ['StorageClass', u.storageClass ?? 'Standard'],
         ['Initiated', isoTime(u.initiated)],
       ],
     ]);

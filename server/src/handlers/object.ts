@@ -24,6 +24,7 @@ import {
   rethrowStoreError,
   wholeSeconds,
 } from './common.js';
+import { classAndTags, copiedTags, requestedStorageClass, requestedTags, requireReadable, storageClassOf } from './tagging.js';
 
 /** `response-*` query parameters of GetObject and the headers they override. */
 const RESPONSE_OVERRIDES: ReadonlyArray<readonly [string, string]> = [
@@ -48,6 +49,8 @@ function noSuchKey(key: string): OssError {
 export async function putObject(ctx: RequestContext, bucket: string, key: string): Promise<void> {
   requireBucket(ctx, bucket);
   const requested = requestedObjectHeaders(ctx.req);
+  // Checked before the body is read: a bad tag or class must not cost an upload.
+  const extras = classAndTags(requestedStorageClass(ctx.req), requestedTags(ctx.req));
   checkBodyLength(ctx, MAX_OBJECT_SIZE);
   if (forbidOverwrite(ctx.req) && ctx.store.getObject(bucket, key) !== undefined) {
     throw new OssError('FileAlreadyExists', { ec: '0006-00000101' });
@@ -66,6 +69,7 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
       lastModified: wholeSeconds(ctx.now),
       type: 'Normal',
       ...requested,
+      ...extras,
     };
     await ctx.store.putObject(bucket, staged, meta, forbidOverwrite(ctx.req)).catch((e: unknown) => rethrowStoreError(e, { bucket, key }));
     sendEmpty(ctx, 200, {
@@ -92,6 +96,8 @@ export async function getObject(ctx: RequestContext, bucket: string, key: string
   try {
     const { meta } = reader;
     const headers = objectResponseHeaders(meta);
+    // HEAD of a cold object works; reading its bytes needs a restore first, as on OSS.
+    if (ctx.req.method !== 'HEAD') requireReadable(meta);
     if (evaluateConditions(ctx.req.headers, meta, '') === 'not-modified') {
       ctx.res.writeHead(304, { ETag: headers.ETag, 'Last-Modified': headers['Last-Modified'] });
       ctx.res.end();
@@ -213,22 +219,29 @@ export async function copyObject(ctx: RequestContext, bucket: string, key: strin
     });
   }
   const replacement = directive === 'REPLACE' ? requestedObjectHeaders(ctx.req) : undefined;
+  const requestedClass = requestedStorageClass(ctx.req);
   const reader = await ctx.store.openObject(src.bucket, src.key);
   if (reader === undefined) throw noSuchKey(src.key);
   let streaming = false;
   try {
     const sourceMeta = reader.meta;
+    // As OSS: the bytes of an unrestored Archive / ColdArchive / DeepColdArchive object cannot be copied.
+    requireReadable(sourceMeta);
     if (evaluateConditions(ctx.req.headers, sourceMeta, 'x-oss-copy-source-') === 'not-modified') {
       sendEmpty(ctx, 304);
       return;
     }
+    const sameObject = src.bucket === bucket && src.key === key;
+    const { storageClass: _class, tags: _tags, ...sourceRest } = sourceMeta;
     const meta: ObjectMeta = {
-      ...sourceMeta,
+      ...sourceRest,
       key,
       lastModified: wholeSeconds(ctx.now),
       ...(replacement ?? {}),
+      // Without x-oss-storage-class a metadata rewrite of the same object keeps its class; a copy to another key is a
+      // new object and gets the bucket's class, Standard (see CONFORMANCE.md "Storage classes").
+      ...classAndTags(requestedClass ?? (sameObject ? storageClassOf(sourceMeta) : undefined), copiedTags(ctx.req, sourceMeta.tags)),
     };
-    const sameObject = src.bucket === bucket && src.key === key;
     if (sameObject) {
       if (forbidOverwrite(ctx.req)) throw new OssError('FileAlreadyExists', { ec: '0006-00000101' });
       await ctx.store.replaceMetadata(bucket, meta).catch((e: unknown) => rethrowStoreError(e, { bucket, key }));

@@ -148,9 +148,23 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+const STORAGE_CLASSES: ReadonlySet<unknown> = new Set(['Standard', 'IA', 'Archive', 'ColdArchive', 'DeepColdArchive']);
+
+/**
+ * The storage class and tags kept since they were added: both optional, so metadata written before them (no class,
+ * no tags: Standard and untagged) still loads.
+ */
+function hasValidExtras(v: Record<string, unknown>): boolean {
+  const tagsOk =
+    v.tags === undefined ||
+    (Array.isArray(v.tags) && v.tags.every((t: unknown) => Array.isArray(t) && t.length === 2 && typeof t[0] === 'string' && typeof t[1] === 'string'));
+  return tagsOk && (v.storageClass === undefined || STORAGE_CLASSES.has(v.storageClass));
+}
+
 function isObjectRecord(v: unknown): v is ObjectMeta & { body: string } {
   return (
     isRecord(v) &&
+    hasValidExtras(v) &&
     typeof v.key === 'string' &&
     typeof v.size === 'number' &&
     typeof v.etag === 'string' &&
@@ -165,7 +179,14 @@ function isObjectRecord(v: unknown): v is ObjectMeta & { body: string } {
 }
 
 function isUploadRecord(v: unknown): v is UploadInfo {
-  return isRecord(v) && typeof v.uploadId === 'string' && typeof v.key === 'string' && typeof v.initiated === 'number' && Array.isArray(v.userMeta);
+  return (
+    isRecord(v) &&
+    typeof v.uploadId === 'string' &&
+    typeof v.key === 'string' &&
+    typeof v.initiated === 'number' &&
+    Array.isArray(v.userMeta) &&
+    hasValidExtras(v)
+  );
 }
 
 function isPartRecord(v: unknown): v is PartInfo & { body: string } {

@@ -23,6 +23,12 @@ export interface BodyDigest {
   readonly crc64: bigint;
 }
 
+/** An OSS storage class, spelled as OSS accepts it in `x-oss-storage-class`. */
+export type StorageClass = 'Standard' | 'IA' | 'Archive' | 'ColdArchive' | 'DeepColdArchive';
+
+/** Object tags: keys unique, in the order they were given. */
+export type ObjectTags = ReadonlyArray<readonly [string, string]>;
+
 /** Everything known about a stored object except where its bytes are. */
 export interface ObjectMeta {
   readonly key: string;
@@ -42,6 +48,10 @@ export interface ObjectMeta {
   readonly headers: Readonly<Record<string, string>>;
   /** `x-oss-meta-*` headers, full lower-case names, values verbatim, sorted by name. */
   readonly userMeta: ReadonlyArray<readonly [string, string]>;
+  /** Storage class; absent means `Standard` (objects stored before classes were kept have none). */
+  readonly storageClass?: StorageClass;
+  /** Object tags; absent or empty means none (objects stored before tags were kept have none). */
+  readonly tags?: ObjectTags;
 }
 
 /** Client-side-encryption facts captured at InitiateMultipartUpload (oss-go-java.md §7). */
@@ -65,6 +75,10 @@ export interface UploadInfo {
   readonly headers: Readonly<Record<string, string>>;
   readonly userMeta: ReadonlyArray<readonly [string, string]>;
   readonly cse: CseUploadContext | undefined;
+  /** `x-oss-storage-class` of the Initiate request, given to the object at Complete (absent: Standard). */
+  readonly storageClass?: StorageClass;
+  /** `x-oss-tagging` of the Initiate request, given to the object at Complete (absent: none). */
+  readonly tags?: ObjectTags;
 }
 
 /** An uploaded part. */
