@@ -287,6 +287,20 @@ export class MigrationJournal {
   }
 
   /**
+   * Makes every record appended so far durable now (waits for pending appends, then fsyncs), instead of waiting for
+   * the next batch.
+   * @throws CseError ERR_CSE_IO when the fsync fails
+   * @throws CseError ERR_CSE_JOURNAL after {@link MigrationJournal.close}
+   */
+  async sync(): Promise<void> {
+    if (this.#closed) throw journalError(`journal ${this.#path} is closed`);
+    const done = this.#chain.then(async () => this.#sync());
+    this.#chain = done;
+    await done;
+    if (this.#syncError !== undefined) throw ioError(`cannot fsync journal ${this.#path}`, this.#syncError);
+  }
+
+  /**
    * Waits for pending appends, fsyncs and closes the file. Idempotent.
    * @throws CseError ERR_CSE_IO when the final fsync or close fails
    */
