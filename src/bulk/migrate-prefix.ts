@@ -230,12 +230,14 @@ export async function migratePrefix(store: ObjectStore, bucket: string, prefix: 
         bytes += result.bytes;
         byFrom[result.from]++;
         byKind[result.kind]++;
+        // The caller hears first, the journal records after: a run killed in between does the object again (it is
+        // then skipped as already migrated), where the other order could lose the caller's record of it.
+        options.onObject?.(result);
         try {
           await journal?.record({ key, result: result.result, ...(result.etag === undefined ? {} : { etag: result.etag }) });
         } catch (e) {
           journalError ??= e;
         }
-        options.onObject?.(result);
       }
     };
     await Promise.all(Array.from({ length: parallel }, worker));
