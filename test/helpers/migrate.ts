@@ -40,3 +40,9 @@ export function bytesFor(key: string, size: number): Buffer {
   }
   return out;
 }
+
+/** The object's tags through ali-oss `getObjectTagging` (missing from @types/ali-oss). */
+export async function tagsOf(oss: OSS, key: string): Promise<Record<string, string>> {
+  const client = oss as unknown as { getObjectTagging(name: string): Promise<{ tag: Record<string, string> }> };
+  return (await client.getObjectTagging(key)).tag;
+}
