@@ -144,7 +144,7 @@ export type {
   MigrationSkipReason,
 } from './bulk/migrate-types.js';
 export { DEFAULT_MIGRATE_MULTIPART_THRESHOLD, DEFAULT_MIGRATE_PARALLEL, DEFAULT_STAGING_PREFIX, MIGRATION_ONLY_VALUES } from './bulk/migrate-types.js';
-export type { Shard } from './bulk/shard.js';
+export { MAX_SHARDS, parseShard, shardOfKey, type Shard } from './bulk/shard.js';
 
 // Offline API
 export { decryptObject, encryptObject, openEnvelope, sealEnvelope } from './object-crypto.js';
