@@ -8,7 +8,7 @@
  *
  * @packageDocumentation
  */
-import { createReadStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { CseError, ErrorCode } from '../errors.js';
 
@@ -148,8 +148,9 @@ export class MigrationJournal {
     }
     let handle: FileHandle;
     try {
-      // 'a' never truncates an existing journal; the mode applies only when the file is created.
-      handle = await open(path, 'a', 0o600);
+      // Like open(path, 'a', 0o600): never truncates an existing journal, and the mode applies only when the file is
+      // created. O_NOFOLLOW closes the window between the lstat above and this open (where the platform has it).
+      handle = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | ((constants as Partial<typeof constants>).O_NOFOLLOW ?? 0), 0o600);
     } catch (e) {
       throw ioError(`cannot open journal ${path}`, e);
     }
