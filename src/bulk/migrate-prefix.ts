@@ -12,6 +12,7 @@ import { CseError, ErrorCode, TransferError } from '../errors.js';
 import { encodeMatDesc } from '../format/matdesc.js';
 import { abortedError, throwIfAborted } from '../transfer/abort.js';
 import { checkParallel, DEFAULT_RETRY_POLICY, withRetries } from '../transfer/retry.js';
+import type { MultipartStore } from '../transfer/multipart-store.js';
 import type { CallOptions, ObjectStore } from '../transfer/store.js';
 import { readInventory, type InventorySource } from './inventory.js';
 import { MigrationJournal } from './journal.js';
@@ -116,12 +117,13 @@ export function journalIdentity(
 }
 
 /**
- * Removes the staging objects an earlier, killed run of this shard left behind (written before this run started;
- * a staging object's name says which shard its key belongs to). An object still in flight in a concurrent run over
+ * Removes the staging objects (and aborts the multipart uploads to them) that an earlier, killed run of this shard
+ * left behind (written before this run started; a staging object's name says which shard its key belongs to). An object still in flight in a concurrent run over
  * another prefix with the same staging prefix would lose its staged content and be reported failed there, never
  * damaged: its copy is conditional on the staging object.
  */
 async function removeLeftovers(store: ObjectStore, bucket: string, stagingPrefix: string, shard: Shard | undefined, started: number, call: CallOptions): Promise<number> {
+  await abortLeftoverUploads(store, bucket, stagingPrefix, shard, started, call);
   let removed = 0;
   for await (const name of leftoverNames(store, bucket, stagingPrefix, shard, started, call)) {
     await store.delete({ bucket, key: name }, call);
@@ -130,13 +132,39 @@ async function removeLeftovers(store: ObjectStore, bucket: string, stagingPrefix
   return removed;
 }
 
+/** Whether a staging name belongs to this run's shard (every staging name when the run is not sharded). */
+function ownStaging(name: string, stagingPrefix: string, shard: Shard | undefined): boolean {
+  return shard === undefined ? shardOfStagingKey(name, stagingPrefix, 1) !== undefined : shardOfStagingKey(name, stagingPrefix, shard.count) === shard.index;
+}
+
+/**
+ * Aborts the multipart uploads to staging objects of this shard that a killed run left (initiated before this run
+ * started): they are invisible in listings but cost storage until aborted. Stores without multipart: nothing to do.
+ */
+async function abortLeftoverUploads(store: ObjectStore, bucket: string, stagingPrefix: string, shard: Shard | undefined, started: number, call: CallOptions): Promise<void> {
+  const m = store as ObjectStore & Partial<MultipartStore>;
+  if (typeof m.listMultipartUploads !== 'function' || typeof m.abortMultipartUpload !== 'function') return;
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  for (;;) {
+    const page = await m.listMultipartUploads(bucket, { prefix: stagingPrefix, maxUploads: 1000, keyMarker, uploadIdMarker }, call);
+    for (const u of page.uploads) {
+      if (ownStaging(u.key, stagingPrefix, shard) && Date.parse(u.initiated) < started) {
+        await m.abortMultipartUpload({ bucket, key: u.key }, u.uploadId, call).catch(() => undefined);
+      }
+    }
+    if (!page.isTruncated || page.nextKeyMarker === undefined) return;
+    keyMarker = page.nextKeyMarker;
+    uploadIdMarker = page.nextUploadIdMarker;
+  }
+}
+
 async function* leftoverNames(store: ObjectStore, bucket: string, stagingPrefix: string, shard: Shard | undefined, started: number, call: CallOptions): AsyncGenerator<string> {
   let token: string | undefined;
   do {
     const page = await store.listV2(bucket, { prefix: stagingPrefix, maxKeys: 1000, continuationToken: token }, call);
     for (const o of page.objects) {
-      const own = shard === undefined ? shardOfStagingKey(o.name, stagingPrefix, 1) !== undefined : shardOfStagingKey(o.name, stagingPrefix, shard.count) === shard.index;
-      if (own && Date.parse(o.lastModified) < started) yield o.name;
+      if (ownStaging(o.name, stagingPrefix, shard) && Date.parse(o.lastModified) < started) yield o.name;
     }
     token = page.isTruncated && page.nextContinuationToken !== null ? page.nextContinuationToken : undefined;
   } while (token !== undefined);

@@ -218,6 +218,19 @@ describe('migrateObject', () => {
     await assert.rejects(oss.head(stagingKey('race/a')), { status: 404 }, 'the staging object is removed');
   });
 
+  test("a run removes the staging objects and aborts the staging uploads a killed run of its shard left", async () => {
+    await oss.put('left/a', Buffer.from('left'));
+    await oss.put(stagingKey('left/a'), Buffer.from('half-done'));
+    const upload = await oss.initMultipartUpload(stagingKey('left/b'));
+    await new Promise((r) => setTimeout(r, 20));
+    const r = await client.migratePrefix('left/');
+    assert.equal(r.stagingRemoved, 1);
+    assert.equal(r.migrated, 1);
+    assert.deepEqual((await oss.listV2({ prefix: '.oss-cse-migrate/' }, {})).objects, []);
+    const uploads = (await oss.listUploads({ prefix: '.oss-cse-migrate/' }, {})).uploads;
+    assert.ok(!uploads.some((u) => u.uploadId === upload.uploadId), 'the leftover upload is aborted');
+  });
+
   test('a re-run over a finished prefix writes nothing', async () => {
     await oss.put('done/a', Buffer.from('a'));
     await putV1(oss, 'done/b', Buffer.from('b'));
