@@ -6,6 +6,10 @@ import OSS from 'ali-oss';
 import { startServer, type RunningServer } from '../../server/src/index.js';
 import { EncryptionClient } from '../../src/client.js';
 import { stagingKey } from '../../src/bulk/migrate-object.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeInventory } from '../helpers/inventory.js';
 import { AliOssStore } from '../../src/transfer/ali-oss-store.js';
 import type { ObjectStore } from '../../src/transfer/store.js';
 import { V2Header } from '../../src/format/headers.js';
@@ -245,5 +249,23 @@ describe('migrateObject', () => {
     assert.ok(requests.length > before, 'the server logs every request');
     const writes = requests.slice(before).filter((e) => ['PutObject', 'CopyObject', 'CompleteMultipartUpload', 'DeleteObject'].includes(e.operation));
     assert.deepEqual(writes, []);
+  });
+
+  test('an inventory of another bucket is refused (ERR_CSE_INVENTORY); a journal of another migration too (ERR_CSE_JOURNAL)', async () => {
+    const manifest = await writeInventory(oss, { sourceBucket: 'another-bucket', prefix: 'inv', inventoryId: 'x', entries: [{ key: 'plain/a', size: 1, etag: '"0"' }] });
+    await assert.rejects(client.migratePrefix('plain/', { inventory: `oss://${BUCKET}/${manifest}` }), { cseCode: 'ERR_CSE_INVENTORY' });
+    const dir = mkdtempSync(join(tmpdir(), 'oss-cse-migrate-journal-'));
+    try {
+      const journal = join(dir, 'journal');
+      const first = await client.migratePrefix('done/', { journal });
+      const second = await client.migratePrefix('done/', { journal });
+      assert.equal(second.resumed, first.total, 'keys the journal records are not looked at again');
+      assert.equal(second.total, 0);
+      await assert.rejects(client.migratePrefix('plain/', { journal }), { cseCode: 'ERR_CSE_JOURNAL' });
+      await assert.rejects(client.migratePrefix('done/', { journal, only: ['v1'] }), { cseCode: 'ERR_CSE_JOURNAL' });
+      await assert.rejects(client.migratePrefix('done/', { journal, dryRun: true }), { cseCode: 'ERR_CSE_INVALID_ARGUMENT' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
