@@ -118,11 +118,17 @@ export class MigrationJournal {
   #dirty = false;
   #syncTimer: NodeJS.Timeout | undefined;
   #syncError: unknown;
+  // Bytes of whole lines in the file: a failed append (a full disk) may leave part of its line behind, which is cut
+  // back to this length so the next record does not glue onto the fragment (a damaged middle line refuses a reopen).
+  #length: number;
+  // Set when such a fragment could not be cut away: every later append would land after it, so none is attempted.
+  #broken: unknown;
 
-  private constructor(path: string, handle: FileHandle, done: Set<string>) {
+  private constructor(path: string, handle: FileHandle, done: Set<string>, length: number) {
     this.#path = path;
     this.#handle = handle;
     this.#done = done;
+    this.#length = length;
   }
 
   /**
@@ -158,9 +164,10 @@ export class MigrationJournal {
       const done = new Set<string>();
       const size = (await handle.stat()).size;
       if (size === 0) {
-        await handle.appendFile(`${JSON.stringify({ [MAGIC]: 1, identity })}\n`);
+        const fresh = `${JSON.stringify({ [MAGIC]: 1, identity })}\n`;
+        await handle.appendFile(fresh);
         await handle.sync();
-        return new MigrationJournal(path, handle, done);
+        return new MigrationJournal(path, handle, done, Buffer.byteLength(fresh));
       }
       let lineNo = 0;
       let goodEnd = 0;
@@ -207,7 +214,7 @@ export class MigrationJournal {
         } catch (e) {
           throw ioError(`cannot rewrite the torn header of journal ${path}`, e);
         }
-        return new MigrationJournal(path, handle, done);
+        return new MigrationJournal(path, handle, done, Buffer.byteLength(fresh));
       }
       if (goodEnd < size) {
         try {
@@ -217,7 +224,7 @@ export class MigrationJournal {
           throw ioError(`cannot truncate the torn last line of journal ${path}`, e);
         }
       }
-      return new MigrationJournal(path, handle, done);
+      return new MigrationJournal(path, handle, done, goodEnd);
     } catch (e) {
       await handle.close().catch(() => undefined);
       if (e instanceof CseError) throw e;
@@ -255,11 +262,18 @@ export class MigrationJournal {
     const line = `${JSON.stringify(entry.etag === undefined ? { key: entry.key, result: entry.result } : { key: entry.key, result: entry.result, etag: entry.etag })}\n`;
     const write = this.#chain.then(async () => {
       if (this.#syncError !== undefined) throw ioError(`journal ${this.#path}: an earlier fsync failed`, this.#syncError);
+      if (this.#broken !== undefined) throw ioError(`journal ${this.#path}: an earlier failed append could not be undone`, this.#broken);
       try {
         await this.#handle.appendFile(line);
       } catch (e) {
+        try {
+          await this.#handle.truncate(this.#length);
+        } catch (undo) {
+          this.#broken = undo;
+        }
         throw ioError(`cannot append to journal ${this.#path}`, e);
       }
+      this.#length += Buffer.byteLength(line);
       if (entry.result !== 'failed') this.#done.add(entry.key);
       this.#dirty = true;
       this.#scheduleSync();

@@ -20,6 +20,9 @@ function abortedError(signal: AbortSignal): CseError {
   return new CseError(ErrorCode.ABORTED, 'rate limiter wait aborted', { cause: signal.reason });
 }
 
+/** The longest delay setTimeout honours. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 /** The real clock: `performance.now()` and a timer that is cleared when the signal fires. */
 export const systemClock: RateClock = {
   now: () => performance.now(),
@@ -29,14 +32,27 @@ export const systemClock: RateClock = {
         reject(abortedError(signal));
         return;
       }
+      // setTimeout turns a delay above 2^31 - 1 ms into 1 ms (a very low --rate would then spin), so long waits are
+      // taken in steps.
+      let remaining = ms;
+      let timer: NodeJS.Timeout | undefined;
       const onAbort = (): void => {
         clearTimeout(timer);
         reject(abortedError(signal as AbortSignal));
       };
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
+      const arm = (): void => {
+        const step = Math.min(remaining, MAX_TIMEOUT_MS);
+        remaining -= step;
+        timer = setTimeout(() => {
+          if (remaining > 0) {
+            arm();
+            return;
+          }
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        }, step);
+      };
+      arm();
       signal?.addEventListener('abort', onAbort, { once: true });
     }),
 };

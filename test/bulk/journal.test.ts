@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, symlink, writeFile, appendFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, stat, symlink, writeFile, appendFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -195,5 +195,39 @@ test('a writer killed with SIGKILL leaves a journal that reopens with every fsyn
     const lines = (await readFile(path, 'utf8')).split('\n');
     assert.equal(lines.pop(), '');
     for (const l of lines) JSON.parse(l); // every line whole after the reopen
+  });
+});
+
+test('a failed append (disk full mid-line) leaves no fragment: later records and a reopen still work', async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, 'j.jsonl');
+    const j = await MigrationJournal.open(path, ID);
+    await j.record({ key: 'a', result: 'migrated' });
+    // Inject one ENOSPC after part of the line reached the file, as a full disk does.
+    const probe = await open(join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { appendFile: (this: FileHandle, data: string) => Promise<void> };
+    await probe.close();
+    const original = proto.appendFile;
+    let failures = 0;
+    proto.appendFile = async function (this: FileHandle, data: string): Promise<void> {
+      if (failures === 0 && data.includes('"b"')) {
+        failures++;
+        await original.call(this, data.slice(0, 7));
+        throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+      }
+      return original.call(this, data);
+    };
+    try {
+      await assert.rejects(j.record({ key: 'b', result: 'migrated' }), (e) => e instanceof CseError && e.cseCode === ErrorCode.IO);
+      await j.record({ key: 'c', result: 'skipped' });
+      await j.record({ key: 'd', result: 'migrated' });
+    } finally {
+      proto.appendFile = original;
+    }
+    await j.close();
+    assert.equal(failures, 1);
+    const again = await MigrationJournal.open(path, ID);
+    assert.ok(again.has('a') && !again.has('b') && again.has('c') && again.has('d'));
+    await again.close();
   });
 });

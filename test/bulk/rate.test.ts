@@ -114,3 +114,32 @@ test('a take queued behind another waiter rejects promptly when aborted, and the
   await third;
   assert.equal(clock.time, 2000);
 });
+
+test('the real clock sleeps longer than setTimeout allows (very low rates) without a timer overflow', async () => {
+  const { systemClock } = await import('../../src/bulk/rate.js');
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => {
+    warnings.push(w.name);
+  };
+  process.on('warning', onWarning);
+  const controller = new AbortController();
+  let settled = 'pending';
+  // 2^32 ms: Node turns such a timeout into 1 ms (TimeoutOverflowWarning), which would end the sleep almost at once.
+  const sleeping = systemClock.sleep(2 ** 32, controller.signal).then(
+    () => {
+      settled = 'resolved';
+    },
+    () => {
+      settled = 'rejected';
+    },
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const before = settled;
+  controller.abort();
+  await sleeping;
+  process.off('warning', onWarning);
+  assert.deepEqual(warnings.filter((n) => n === 'TimeoutOverflowWarning'), []);
+  assert.equal(before, 'pending');
+  assert.equal(settled, 'rejected');
+});

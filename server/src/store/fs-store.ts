@@ -35,6 +35,7 @@ import { pipeline } from 'node:stream/promises';
 import { assertRealDirs, READ_NOFOLLOW, readNoFollow, SymlinkError } from '../nofollow.js';
 import { Digester } from './digest.js';
 import {
+  sameContent,
   StoreError,
   type BucketInfo,
   type ObjectMeta,
@@ -574,6 +575,8 @@ export class FsStore implements Store {
       const b = this.#bucket(bucket);
       const entry = b.objects.get(meta.key);
       if (entry === undefined) throw new StoreError('no-such-key', meta.key);
+      // Overwritten since the caller read `meta`: see Store.replaceMetadata.
+      if (!sameContent(entry.meta, meta)) return;
       const { dir, hash } = await this.#realObjectDir(b, meta.key, false);
       await this.#writeDurable(join(dir, `${hash}.meta.json`), JSON.stringify({ ...meta, body: entry.body }));
       b.objects.set(meta.key, { meta, body: entry.body });

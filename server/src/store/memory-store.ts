@@ -7,6 +7,7 @@
 import { Readable } from 'node:stream';
 import { Digester } from './digest.js';
 import {
+  sameContent,
   StoreError,
   type BucketInfo,
   type ObjectMeta,
@@ -150,6 +151,8 @@ export class MemoryStore implements Store {
     const b = this.#bucket(bucket);
     const entry = b.objects.get(meta.key);
     if (entry === undefined) return Promise.reject(new StoreError('no-such-key', meta.key));
+    // Overwritten since the caller read `meta`: see Store.replaceMetadata.
+    if (!sameContent(entry.meta, meta)) return Promise.resolve();
     b.objects.set(meta.key, { meta, body: entry.body });
     b.sorted = undefined;
     return Promise.resolve();

@@ -29,6 +29,15 @@ export type StorageClass = 'Standard' | 'IA' | 'Archive' | 'ColdArchive' | 'Deep
 /** Object tags: keys unique, in the order they were given. */
 export type ObjectTags = ReadonlyArray<readonly [string, string]>;
 
+/**
+ * True when `a` and `b` describe the same bytes (an object's metadata may have been rewritten, its content not).
+ * @param a - metadata of an object
+ * @param b - metadata of an object
+ */
+export function sameContent(a: ObjectMeta, b: ObjectMeta): boolean {
+  return a.etag === b.etag && a.size === b.size && a.crc64 === b.crc64;
+}
+
 /** Everything known about a stored object except where its bytes are. */
 export interface ObjectMeta {
   readonly key: string;
@@ -152,7 +161,12 @@ export interface Store {
    * @throws StoreError no-such-bucket, key-exists (with `forbidOverwrite`)
    */
   putObject(bucket: string, staged: StagedBody, meta: ObjectMeta, forbidOverwrite: boolean): Promise<void>;
-  /** Replaces an object's metadata, keeping its bytes (same-key CopyObject). @throws StoreError no-such-key */
+  /**
+   * Replaces an object's metadata, keeping its bytes (same-key CopyObject, object tagging). Callers read the metadata
+   * before (an await, a request body); when the object was overwritten meanwhile (its ETag, size or CRC-64 differ
+   * from `meta`'s), nothing is written: the change is ordered before that overwrite, and the new bytes never get the
+   * old object's size or ETag. @throws StoreError no-such-key
+   */
   replaceMetadata(bucket: string, meta: ObjectMeta): Promise<void>;
   /** @returns whether an object was deleted */
   deleteObject(bucket: string, key: string): Promise<boolean>;
