@@ -29,6 +29,8 @@ export interface BenchOptions {
   readonly stores: readonly ('memory' | 'disk')[];
   /** RSA modulus size. */
   readonly rsaBits: number;
+  /** Objects of 16 KiB per run of the migration rows (issue 18: 10,000). */
+  readonly migrateObjects: number;
   /** Where latest.json, latest.svg and latest.md go. */
   readonly outDir: string;
 }
@@ -42,13 +44,15 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --min-sample-ms N     auto batches aim at timed runs of N ms (default 250 full, 15 quick)
   --cpu-runs N          pairs for in-process CPU rows: cipher, crc64, rsa, kms (default 21 full, 5 quick)
   --cpu-sample-ms N     their run length (default 60 full, 15 quick)
-  --only G[,G]          run only these row groups (cipher, crc64, rsa, kms, server, e2e, multipart, gateway, peers)
+  --only G[,G]          run only these row groups (cipher, crc64, rsa, kms, server, e2e, multipart, gateway, migrate,
+                        peers)
   --skip G[,G]          leave these row groups out
   --chunks S[,S]        cipher chunk sizes (default 16KiB,64KiB,1MiB)
   --cipher-bytes S      bytes per cipher run (default 64MiB full, 2MiB quick)
   --sizes S[,S]         object sizes of server/e2e rows (default 1KiB,64KiB,1MiB,16MiB,256MiB full; 1KiB,1MiB quick)
   --stores memory,disk  embedded-server stores to measure (default both)
   --rsa-bits N          RSA key size (default 2048)
+  --migrate-objects N   16 KiB objects per run of the migrate rows (default 10000 full, 200 quick)
   --out DIR             output directory (default bench/results)
   -h, --help            this text
 
@@ -89,6 +93,7 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
       sizes: { type: 'string' },
       stores: { type: 'string' },
       'rsa-bits': { type: 'string' },
+      'migrate-objects': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -111,6 +116,7 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     objectSizes: (list(values.sizes) ?? (quick ? ['1KiB', '1MiB'] : ['1KiB', '64KiB', '1MiB', '16MiB', '256MiB'])).map(parseSize),
     stores: stores as ('memory' | 'disk')[],
     rsaBits: positiveInt('rsa-bits', values['rsa-bits'], 2048, 1024),
+    migrateObjects: positiveInt('migrate-objects', values['migrate-objects'], quick ? 200 : 10_000),
     outDir: values.out ?? defaultOutDir,
   };
 }

@@ -6,10 +6,11 @@ import { crc64Rows } from './crc64.js';
 import { e2eRows } from './e2e.js';
 import { gatewayRows } from './gateway.js';
 import { kmsRows } from './kms.js';
+import { migrateRows } from './migrate.js';
 import { multipartRows } from './multipart.js';
 import { peersRows } from './peers.js';
 import { rsaRows } from './rsa.js';
 import { serverRows } from './server.js';
 
 /** All row groups. */
-export const ROW_GROUPS: readonly RowGroup[] = [cipherRows, crc64Rows, rsaRows, kmsRows, serverRows, e2eRows, multipartRows, gatewayRows, peersRows];
+export const ROW_GROUPS: readonly RowGroup[] = [cipherRows, crc64Rows, rsaRows, kmsRows, serverRows, e2eRows, multipartRows, gatewayRows, migrateRows, peersRows];
