@@ -4,6 +4,7 @@
  *
  * Kinds:
  * - `oss-memory`, `oss-disk`: the embedded OSS server (`startServer`), in-memory store or a fresh temp data dir;
+ * - `oss-memory-latency`: the in-memory one with BENCH_LATENCY_MS added before every request (a remote endpoint);
  * - `sink`: a bare `node:http` sink/source: PUT keeps the body in memory per path, GET/HEAD serve it back, no auth,
  *   no digests; the floor any OSS-compatible server can reach on this machine;
  * - `kms`: the KMS emulator alone (`startKmsServer`) with one fresh key.
@@ -23,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../../server/src/index.js';
 import { startKmsServer } from '../../server/src/kms/index.js';
-import { BENCH_BUCKET, type ChildReply, type ParentRequest, type ReadyMessage, type ServerKind } from './server-protocol.js';
+import { BENCH_BUCKET, BENCH_LATENCY_MS, type ChildReply, type ParentRequest, type ReadyMessage, type ServerKind } from './server-protocol.js';
 
 let requests = 0;
 let connections = 0;
@@ -108,10 +109,13 @@ async function main(): Promise<void> {
   let ready: ReadyMessage;
   switch (kind) {
     case 'oss-memory':
+    case 'oss-memory-latency':
     case 'oss-disk': {
       const dir = kind === 'oss-disk' ? await mkdtemp(join(tmpdir(), 'oss-cse-bench-')) : undefined;
       const server = await startServer({
         ...(dir === undefined ? { memory: true } : { dataDir: dir }),
+        // The fault hook's `slow` kind delays a request before it is handled without holding up the others.
+        ...(kind === 'oss-memory-latency' ? { faults: { rules: [{ fault: { kind: 'slow', delayMs: BENCH_LATENCY_MS } }] } } : {}),
         credentials,
         buckets: [BENCH_BUCKET],
         kms: false,

@@ -1,7 +1,13 @@
 /** Messages between the benchmark and its server child processes (see server-child.ts). */
 
 /** Which server a child runs. */
-export type ServerKind = 'oss-memory' | 'oss-disk' | 'sink' | 'kms';
+export type ServerKind = 'oss-memory' | 'oss-disk' | 'oss-memory-latency' | 'sink' | 'kms';
+
+/**
+ * Added before every request of the `oss-memory-latency` server: a stand-in for the round trip to a real OSS
+ * endpoint (loopback has almost none, so rows that are about hiding latency need some).
+ */
+export const BENCH_LATENCY_MS = 10;
 
 /** The bucket every OSS-like server child serves. */
 export const BENCH_BUCKET = 'bench';

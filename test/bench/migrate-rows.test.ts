@@ -29,19 +29,21 @@ after(async () => {
   await rm(out, { recursive: true, force: true });
 });
 
-test('the migrate row is a measured speed ratio of 4 shard processes against 1, in objects per second, with server requests counted', () => {
+test('the migrate rows are measured speed ratios of 4 shard processes against 1, in objects per second, with server requests counted (loopback and a 10 ms-per-request server)', () => {
   assert.deepEqual(report.skipped, []);
   const rows = report.rows.filter((r) => r.group === 'migrate');
-  assert.deepEqual(rows.map((r) => r.id), ['migrate.plaintext.40x16KiB.shards4']);
-  const row = rows[0]!;
-  assert.equal(row.label, 'objects per second migrated, 40 × 16 KiB, 1 vs 4 shards');
+  assert.deepEqual(rows.map((r) => r.id), ['migrate.plaintext.40x16KiB.shards4', 'migrate.plaintext.20x16KiB.shards4.latency10ms']);
+  assert.equal(rows[0]!.label, 'objects per second migrated, 40 × 16 KiB, 1 vs 4 shards');
+  assert.equal(rows[1]!.label, 'objects per second migrated, 20 × 16 KiB, 1 vs 4 shards, 10 ms per request');
+  for (const [row, count] of [[rows[0]!, 40], [rows[1]!, 20]] as const) {
   assert.equal(row.metric, 'speed');
   assert.equal(row.unit, 'op');
-  assert.equal(row.workPerUnit, 40);
+  assert.equal(row.workPerUnit, count);
   assert.equal(row.runs, 5);
   assert.ok(row.ratio.min > 0 && row.ratio.min <= row.ratio.median && row.ratio.median <= row.ratio.max);
   assert.ok(row.subjectRate.median > 0 && row.baselineRate.median > 0);
   // Reported per object: every migrated object costs the server at least a HEAD, a GET and a write.
   assert.ok((row.subjectRequestsPerUnit ?? 0) >= 3, JSON.stringify(row));
   assert.ok((row.baselineRequestsPerUnit ?? 0) >= 3, JSON.stringify(row));
+  }
 });
