@@ -4,7 +4,7 @@
  * embedded server in its own process, in alternating batches (A B, B A, …), printing ops/s per batch and the medians.
  * Run under a profiler to see where a round trip's client time goes.
  *
- * Usage: node --expose-gc --import tsx bench/small-once.ts [--key rsa|kms] [--ops 2000] [--batches 6]
+ * Usage: node --expose-gc --import tsx bench/small-once.ts [--key rsa|rsa-no-private|kms] [--ops 2000] [--batches 6]
  *        [--size 1KiB] [--only enc|plain] [--prof FILE]
  *
  * `--prof FILE` writes a CPU profile of the timed loops only (set-up excluded), for bench/profile-summary.ts; with
@@ -13,14 +13,17 @@
 
 import OSS from 'ali-oss';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Session } from 'node:inspector/promises';
 import { EncryptionClient } from '../src/client.js';
+import type { ContentMaterial } from '../src/format/types.js';
 import type { MasterKey } from '../src/keys/master-key.js';
 import { KmsMasterKey } from '../src/keys/kms.js';
 import { RsaMasterKey } from '../src/keys/rsa.js';
+import { sealEnvelope } from '../src/object-crypto.js';
 import { startServerProcess, type ServerProcess } from './lib/processes.js';
 import { plainClient } from './rows/server.js';
 import { parseSize } from './lib/units.js';
@@ -33,8 +36,29 @@ const { values } = parseArgs({
     size: { type: 'string', default: '1KiB' },
     only: { type: 'string' },
     prof: { type: 'string' },
+    'plain-headers': { type: 'boolean', default: false },
   },
 });
+/** See `--key rsa-no-private`: a bench-only stand-in that skips the private-key work of an unwrap. */
+function rememberingKey(inner: MasterKey): MasterKey {
+  const wrapped = new Map<string, ContentMaterial>();
+  return {
+    kind: inner.kind,
+    name: inner.name,
+    description: inner.description,
+    async wrap(material) {
+      const w = await inner.wrap(material);
+      wrapped.clear();
+      wrapped.set(w.wrappedKey, { key: Uint8Array.from(material.key), iv: Uint8Array.from(material.iv) });
+      return w;
+    },
+    async unwrap(envelope) {
+      const m = wrapped.get(envelope.wrappedKey);
+      return m === undefined ? null : { key: Uint8Array.from(m.key), iv: Uint8Array.from(m.iv) };
+    },
+  };
+}
+
 const size = parseSize(values.size);
 const ops = Number(values.ops);
 const batches = Number(values.batches);
@@ -50,9 +74,17 @@ try {
   } else {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     masterKey = new RsaMasterKey({ privateKey });
+    // Diagnostic only, never a real key: wraps with RSA as usual but "unwraps" by looking up what it wrapped, so the
+    // run shows what a round trip costs without the two RSA private operations (what remains in the way besides them).
+    if (values.key === 'rsa-no-private') masterKey = rememberingKey(masterKey);
   }
   const client = new EncryptionClient(oss, { masterKey });
   const body = randomBytes(size);
+  // Diagnostic: `--plain-headers` makes the plain PUT carry an envelope's worth of headers (same names and sizes as
+  // the encrypted PUT's), to tell the cost of the headers themselves from the cost of the encryption.
+  const plainPutOptions = values['plain-headers']
+    ? { headers: (await sealEnvelope({ masterKey, plaintextLength: size, unencryptedContentLength: size })).headers }
+    : {};
   const sides = {
     enc: async (n: number): Promise<void> => {
       for (let i = 0; i < n; i++) {
@@ -63,7 +95,7 @@ try {
     },
     plain: async (n: number): Promise<void> => {
       for (let i = 0; i < n; i++) {
-        await oss.put('small/plain', body);
+        await oss.put('small/plain', body, plainPutOptions);
         const r = await oss.get('small/plain');
         if ((r.content as Buffer).length !== size) throw new Error(`plain GET: ${(r.content as Buffer).length} bytes`);
       }
@@ -80,9 +112,21 @@ try {
     await session.post('Profiler.start');
   }
   const rates: Record<'enc' | 'plain', number[]> = { enc: [], plain: [] };
+  // Batch intervals on the profiler's clock (monotonic µs), so one profile of both sides can be split by side.
+  const spans: { side: string; start: number; end: number }[] = [];
+  const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
   const cpu = (): number => {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;
+  };
+  // The server child's CPU time (utime + stime from /proc, in clock ticks of 10 ms), where Linux has it.
+  const serverCpu = (): number => {
+    try {
+      const fields = readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      return (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      return NaN;
+    }
   };
   const perBatch = Math.max(1, Math.round(ops / batches));
   for (let i = 0; i < batches; i++) {
@@ -92,17 +136,20 @@ try {
       (globalThis as { gc?: () => void }).gc?.();
       const r0 = await server.counters();
       const c0 = cpu();
+      const s0 = serverCpu();
       const t0 = performance.now();
+      const u0 = nowUs();
       await sides[side](perBatch);
+      spans.push({ side, start: u0, end: nowUs() });
       const ms = performance.now() - t0;
       const r1 = await server.counters();
       rates[side].push((perBatch * 1000) / ms);
-      console.log(`${side} ${((perBatch * 1000) / ms).toFixed(0)} ops/s, ${(ms / perBatch).toFixed(3)} ms/op, cpu ${((cpu() - c0) / perBatch).toFixed(3)} ms/op, ${((r1.requests - r0.requests) / perBatch).toFixed(2)} req/op, ${((r1.connections - r0.connections) / perBatch).toFixed(2)} new conn/op`);
+      console.log(`${side} ${((perBatch * 1000) / ms).toFixed(0)} ops/s, ${(ms / perBatch).toFixed(3)} ms/op, cpu ${((cpu() - c0) / perBatch).toFixed(3)} ms/op, server cpu ${((serverCpu() - s0) / perBatch).toFixed(3)} ms/op, ${((r1.requests - r0.requests) / perBatch).toFixed(2)} req/op, ${((r1.connections - r0.connections) / perBatch).toFixed(2)} new conn/op`);
     }
   }
   if (session !== undefined && values.prof !== undefined) {
     const { profile } = await session.post('Profiler.stop');
-    await writeFile(values.prof, JSON.stringify(profile));
+    await writeFile(values.prof, JSON.stringify({ ...profile, smallOnceSpans: spans, smallOnceOpsPerBatch: perBatch }));
   }
   const median = (xs: number[]): number => {
     const s = [...xs].sort((a, b) => a - b);
