@@ -75,6 +75,10 @@ export const smallRows: RowGroup = {
   name: 'small',
   title: '1 KiB put+get round trips in one process: EncryptionClient ÷ plain ali-oss, ÷ Go v1',
   async run(ctx: BenchContext): Promise<void> {
+    if (!ctx.options.objectSizes.includes(SIZE)) {
+      for (const id of ['small.rsa.1KiB', 'small.kms.1KiB', 'small.go-v1.1KiB']) ctx.skip('small', id, '--sizes does not include 1KiB');
+      return;
+    }
     const server = await ctx.server('oss-memory');
     const oss = plainClient(server);
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: ctx.options.rsaBits });
