@@ -44,8 +44,8 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --min-sample-ms N     auto batches aim at timed runs of N ms (default 250 full, 15 quick)
   --cpu-runs N          pairs for in-process CPU rows: cipher, crc64, rsa, kms (default 21 full, 5 quick)
   --cpu-sample-ms N     their run length (default 60 full, 15 quick)
-  --only G[,G]          run only these row groups (cipher, crc64, rsa, kms, server, e2e, multipart, gateway, migrate,
-                        peers)
+  --only G[,G]          run only these row groups (cipher, crc64, rsa, kms, server, e2e, small, multipart, gateway,
+                        migrate, peers)
   --skip G[,G]          leave these row groups out
   --chunks S[,S]        cipher chunk sizes (default 16KiB,64KiB,1MiB)
   --cipher-bytes S      bytes per cipher run (default 64MiB full, 2MiB quick)

@@ -11,6 +11,19 @@ import { multipartRows } from './multipart.js';
 import { peersRows } from './peers.js';
 import { rsaRows } from './rsa.js';
 import { serverRows } from './server.js';
+import { smallRows } from './small.js';
 
 /** All row groups. */
-export const ROW_GROUPS: readonly RowGroup[] = [cipherRows, crc64Rows, rsaRows, kmsRows, serverRows, e2eRows, multipartRows, gatewayRows, migrateRows, peersRows];
+export const ROW_GROUPS: readonly RowGroup[] = [
+  cipherRows,
+  crc64Rows,
+  rsaRows,
+  kmsRows,
+  serverRows,
+  e2eRows,
+  smallRows,
+  multipartRows,
+  gatewayRows,
+  migrateRows,
+  peersRows,
+];

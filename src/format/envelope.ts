@@ -184,14 +184,19 @@ function asciiUpper(s: string): string {
   return s.replace(/[a-z]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 32));
 }
 
+/** The V2 wrap algorithms, upper-cased once (every read compares against them). */
+const RSA_PKCS1_UPPER = asciiUpper(WrapAlgorithm.RSA_PKCS1);
+const RSA_OAEP_SHA1_UPPER = asciiUpper(WrapAlgorithm.RSA_OAEP_SHA1);
+const KMS_UPPER = asciiUpper(WrapAlgorithm.KMS);
+
 function schemeOrNull(algorithm: string | undefined, version: EnvelopeVersion): WrapScheme | null {
   switch (version) {
     case 'v2': {
       if (algorithm === undefined) return null;
       const a = asciiUpper(algorithm);
-      if (a === asciiUpper(WrapAlgorithm.RSA_PKCS1)) return 'rsa-pkcs1';
-      if (a === asciiUpper(WrapAlgorithm.RSA_OAEP_SHA1)) return 'rsa-oaep-sha1';
-      if (a === asciiUpper(WrapAlgorithm.KMS)) return 'kms';
+      if (a === RSA_PKCS1_UPPER) return 'rsa-pkcs1';
+      if (a === RSA_OAEP_SHA1_UPPER) return 'rsa-oaep-sha1';
+      if (a === KMS_UPPER) return 'kms';
       return null;
     }
     case 'v1':
