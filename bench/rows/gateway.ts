@@ -21,6 +21,7 @@ import type { BenchContext, RowGroup } from '../lib/context.js';
 import { timed, type Side, type Target } from '../lib/measure.js';
 import { childExecArgv } from '../lib/processes.js';
 import { formatSize } from '../lib/units.js';
+import { isolatedCliEnv } from '../lib/cli-env.js';
 import { plainClient } from './server.js';
 
 const TARGET: Target = { op: '<=', value: 1.3, source: 'issue 20: put+get through the gateway ≤ 1.3 × oss-cse put/get directly' };
@@ -81,21 +82,7 @@ export const gatewayRows: RowGroup = {
       const home = join(dir, 'home');
       const keyFile = join(dir, 'private.pem');
       await writeFile(keyFile, privateKeyPem, { mode: 0o600 });
-      // The CLI's environment: only the upstream's credentials and a fresh home (nothing of the developer's leaks in).
-      const cliEnv: NodeJS.ProcessEnv = {
-        ...process.env,
-        OSS_ENDPOINT: '',
-        OSS_REGION: '',
-        OSS_CSE_PUBLIC_KEY: '',
-        OSS_CSE_PRIVATE_KEY: '',
-        OSS_SESSION_TOKEN: '',
-        ALIBABA_CLOUD_SECURITY_TOKEN: '',
-        ALIBABA_CLOUD_ACCESS_KEY_ID: '',
-        ALIBABA_CLOUD_ACCESS_KEY_SECRET: '',
-        OSS_CSE_HOME: home,
-        OSS_ACCESS_KEY_ID: server.credentials.accessKeyId,
-        OSS_ACCESS_KEY_SECRET: server.credentials.accessKeySecret,
-      };
+      const cliEnv = isolatedCliEnv(server, home);
       const { EncryptionClient } = await import('../../src/client.js');
       const { RsaMasterKey } = await import('../../src/keys/rsa.js');
       const direct = new EncryptionClient(plainClient(server), { masterKey: new RsaMasterKey({ privateKey: privateKeyPem }) });

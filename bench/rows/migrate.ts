@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchContext, RowGroup } from '../lib/context.js';
 import type { Sample, Side } from '../lib/measure.js';
 import { BENCH_LATENCY_MS } from '../lib/server-protocol.js';
+import { isolatedCliEnv } from '../lib/cli-env.js';
 import { plainClient } from './server.js';
 
 const CLI = fileURLToPath(new URL('../../bin/oss-cse.js', import.meta.url));
@@ -70,21 +71,7 @@ async function eachLimited<T>(items: readonly T[], parallel: number, work: (item
 async function migrateRow(ctx: BenchContext, kind: 'oss-memory' | 'oss-memory-latency', count: number, dir: string, publicKeyFile: string): Promise<void> {
   const server = await ctx.server(kind);
   const oss: OSS = plainClient(server);
-  // The CLI's environment: only the server's credentials and a fresh home (nothing of the developer's leaks in).
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    OSS_ENDPOINT: '',
-    OSS_REGION: '',
-    OSS_CSE_PUBLIC_KEY: '',
-    OSS_CSE_PRIVATE_KEY: '',
-    OSS_SESSION_TOKEN: '',
-    ALIBABA_CLOUD_SECURITY_TOKEN: '',
-    ALIBABA_CLOUD_ACCESS_KEY_ID: '',
-    ALIBABA_CLOUD_ACCESS_KEY_SECRET: '',
-    OSS_CSE_HOME: join(dir, 'home'),
-    OSS_ACCESS_KEY_ID: server.credentials.accessKeyId,
-    OSS_ACCESS_KEY_SECRET: server.credentials.accessKeySecret,
-  };
+  const env = isolatedCliEnv(server, join(dir, 'home'));
   const body = randomBytes(OBJECT_SIZE);
   let runNumber = 0;
 
