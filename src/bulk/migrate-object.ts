@@ -13,8 +13,8 @@
  *    streams.
  * 4. HEAD the original with `If-Match: E`. 412 or 404: someone changed or removed it; the staging object is deleted
  *    and the result is ERR_CSE_CONCURRENT_MODIFICATION. Nothing of the other writer's is touched.
- * 5. CopyObject staging → original (metadata and tags copied, storage class explicit, conditional on the staging
- *    object's ETag).
+ * 5. CopyObject staging → original (metadata and tags copied, storage class and server-side encryption explicit,
+ *    as CopyObject takes them from the request; conditional on the staging object's ETag).
  * 6. HEAD the original: its envelope, length and CRC-64 are the staging object's.
  * 7. DELETE the staging object.
  *
@@ -67,6 +67,11 @@ const OBJECT_TYPE = 'x-oss-object-type';
 const STORAGE_CLASS = 'x-oss-storage-class';
 const TAGGING_COUNT = 'x-oss-tagging-count';
 const COPY_SOURCE_IF_MATCH = 'x-oss-copy-source-if-match';
+/**
+ * Server-side encryption is a property CopyObject takes from its request, never from the source: without these the
+ * migrated object would lose its SSE (or get the bucket's default), whatever the staging object had.
+ */
+const SSE_HEADERS = ['x-oss-server-side-encryption', 'x-oss-server-side-encryption-key-id', 'x-oss-server-side-data-encryption'] as const;
 const MIGRATABLE_TYPES: ReadonlySet<string> = new Set(['normal', 'multipart', 'appendable']);
 const V2_NAMES: ReadonlySet<string> = new Set(cryptoHeaderNames('v2'));
 
@@ -373,6 +378,10 @@ async function reencrypt(
     ...(storageClass === undefined ? {} : { [STORAGE_CLASS]: storageClass }),
     ...(stagingEtag === undefined ? {} : { [COPY_SOURCE_IF_MATCH]: stagingEtag }),
   };
+  for (const name of SSE_HEADERS) {
+    const value = head.headers[name];
+    if (value !== undefined) copyHeaders[name] = value;
+  }
   try {
     await store.copy(location, staging, { headers: copyHeaders }, call);
   } catch (e) {
