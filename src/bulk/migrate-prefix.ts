@@ -9,6 +9,7 @@
  */
 
 import { CseError, ErrorCode, TransferError } from '../errors.js';
+import { detectEnvelopeVersion } from '../format/envelope.js';
 import { encodeMatDesc } from '../format/matdesc.js';
 import { abortedError, throwIfAborted } from '../transfer/abort.js';
 import { checkParallel, DEFAULT_RETRY_POLICY, withRetries } from '../transfer/retry.js';
@@ -118,7 +119,8 @@ export function journalIdentity(
 
 /**
  * Removes the staging objects (and aborts the multipart uploads to them) that an earlier, killed run of this shard
- * left behind (written before this run started; a staging object's name says which shard its key belongs to). An object still in flight in a concurrent run over
+ * left behind (written before this run started, V2-encrypted; a staging object's name says which shard its key
+ * belongs to). An object still in flight in a concurrent run over
  * another prefix with the same staging prefix would lose its staged content and be reported failed there, never
  * damaged: its copy is conditional on the staging object.
  */
@@ -126,6 +128,13 @@ async function removeLeftovers(store: ObjectStore, bucket: string, stagingPrefix
   await abortLeftoverUploads(store, bucket, stagingPrefix, shard, started, call);
   let removed = 0;
   for await (const name of leftoverNames(store, bucket, stagingPrefix, shard, started, call)) {
+    // Only what the migration writes is removed: a staging object always carries a V2 envelope. A user's object that
+    // happens to be named like one (a content-addressed blob under a custom staging prefix) is left alone.
+    const head = await store.head({ bucket, key: name }, { headers: {} }, call).catch((e: unknown) => {
+      if (e instanceof TransferError && e.status === 404) return undefined;
+      throw e;
+    });
+    if (head === undefined || detectEnvelopeVersion(head.headers, { object: name }) !== 'v2') continue;
     await store.delete({ bucket, key: name }, call);
     removed++;
   }
