@@ -66,6 +66,7 @@ export interface MigrateObjectOptions extends Omit<MigrateOptions, 'to' | 'bucke
 const OBJECT_TYPE = 'x-oss-object-type';
 const STORAGE_CLASS = 'x-oss-storage-class';
 const TAGGING_COUNT = 'x-oss-tagging-count';
+const LAST_MODIFIED = 'last-modified';
 const COPY_SOURCE_IF_MATCH = 'x-oss-copy-source-if-match';
 /**
  * Server-side encryption is a property CopyObject takes from its request, never from the source: without these the
@@ -132,6 +133,30 @@ function concurrent(location: ObjectLocation, when: string, cause: unknown): Cse
       '(run the migration again to migrate the new content)',
     { object: location.key, retryable: false, cause },
   );
+}
+
+function stagingTaken(location: ObjectLocation, staging: ObjectLocation, cause: unknown): CseError {
+  return new CseError(
+    ErrorCode.CONCURRENT_MODIFICATION,
+    `${describe(location)} was not migrated: its staging object ${describe(staging)} was replaced or removed by another ` +
+      'migration of the same key (give each key to one worker); the original was left as it was',
+    { object: location.key, retryable: false, cause },
+  );
+}
+
+/**
+ * The headers a metadata-only change of the object alters without changing its ETag: Last-Modified, the tag count,
+ * and everything the staging object takes from the first HEAD (user metadata, standard headers, storage class, SSE).
+ */
+function changedHeaders(first: ResponseHeaders, now: ResponseHeaders): string[] {
+  const a = carriedHeaders(first);
+  const b = carriedHeaders(now);
+  const names = new Set([...Object.keys(a), ...Object.keys(b)]);
+  const changed = [...names].filter((n) => a[n] !== b[n]);
+  for (const name of [LAST_MODIFIED, TAGGING_COUNT]) {
+    if (first[name] !== now[name]) changed.push(name);
+  }
+  return changed.sort();
 }
 
 /** A failure as a CseError (store and programming errors arrive as other errors). */
@@ -325,7 +350,13 @@ async function reencrypt(
     if (isStatus(e, 412, 404)) throw concurrent(location, 'before it was read', e);
     throw e;
   }
-  const size = read.total ?? read.size;
+  // A whole-object answer without Content-Length (chunked framing through a proxy) has no total: the HEAD's size is
+  // then the declared length, which the encryption path checks the body against.
+  const size = read.total ?? sizeOf(head.headers);
+  if (size === undefined) {
+    read.cancel();
+    throw new TransferError(`${what}: neither the HEAD nor the GET answer gives the object's size`, { object: location.key });
+  }
   const plainMd5 = read.encrypted ? undefined : head.headers['content-md5'];
   let method: MigrationMethod;
   let stagingEtag: string | undefined;
@@ -362,14 +393,30 @@ async function reencrypt(
   }
 
   // Step 4: the guard. From here to the copy is the one remaining race window (see the module documentation).
+  let guard: StoreResponse;
   try {
-    await store.head(location, { headers: { 'If-Match': etag } }, call);
+    guard = await store.head(location, { headers: { 'If-Match': etag } }, call);
   } catch (e) {
     await bestEffortDelete(store, staging);
     if (isStatus(e, 412, 404)) throw concurrent(location, 'while its new content was written', e);
     throw e;
   }
-  const stagedHead = await store.head(staging, { headers: {} }, call);
+  // A metadata-only change (a same-key REPLACE copy) keeps the ETag: the headers the copy would overwrite are
+  // compared too, so that another writer's new metadata is not replaced by the old one.
+  const changed = changedHeaders(head.headers, guard.headers);
+  if (changed.length > 0) {
+    await bestEffortDelete(store, staging);
+    throw concurrent(location, `while its new content was written (${changed.join(', ')} changed; same ETag)`, undefined);
+  }
+  let stagedHead: StoreResponse;
+  try {
+    stagedHead = await store.head(staging, { headers: {} }, call);
+  } catch (e) {
+    // 404: another worker's clean-up removed it; nothing of the original was touched.
+    if (isStatus(e, 404)) throw stagingTaken(location, staging, e);
+    await bestEffortDelete(store, staging);
+    throw e;
+  }
   stagingEtag ??= stagedHead.headers[OssHeader.ETAG];
   const storageClass = head.headers[STORAGE_CLASS];
   const copyHeaders: Record<string, string> = {
@@ -385,6 +432,9 @@ async function reencrypt(
   try {
     await store.copy(location, staging, { headers: copyHeaders }, call);
   } catch (e) {
+    // 412 (the staging object is not the one written here) or 404 (it is gone): another worker given the same key
+    // owns that name now; its staging object is left to it, and the original was not written.
+    if (isStatus(e, 412, 404)) throw stagingTaken(location, staging, e);
     await bestEffortDelete(store, staging);
     throw e;
   }

@@ -50,7 +50,7 @@ function storeWith(overrides: Partial<ObjectStore>): ObjectStore {
       const value: unknown = Reflect.get(store, name, receiver);
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(store) : value;
     },
-  }) as ObjectStore;
+  });
 }
 
 function clientOf(store: ObjectStore): EncryptionClient {
@@ -80,7 +80,83 @@ describe('migration guard and copy', () => {
     const r = await clientOf(store).migrateObject('sse/a', { bucket: BUCKET });
     assert.equal(r.result, 'migrated');
     assert.equal(copies.length, 1);
-    assert.equal(copies[0]?.['x-oss-server-side-encryption'], 'KMS');
-    assert.equal(copies[0]?.['x-oss-server-side-encryption-key-id'], 'cmk-1');
+    const sent = copies[0] ?? {};
+    assert.equal(sent['x-oss-server-side-encryption'], 'KMS');
+    assert.equal(sent['x-oss-server-side-encryption-key-id'], 'cmk-1');
+  });
+
+  test('another writer changing only the metadata (same ETag) before the guard keeps its change: ERR_CSE_CONCURRENT_MODIFICATION', async () => {
+    const body = bytesFor('meta/a', 2000);
+    await oss.put('meta/a', body, { headers: { 'x-oss-meta-owner': 'ann', 'Content-Type': 'text/plain' } });
+    const inner = new AliOssStore(oss);
+    let heads = 0;
+    const store = storeWith({
+      head: async (...args: Parameters<ObjectStore['head']>) => {
+        // The 2nd HEAD of the key is the guard: just before it, another writer replaces the metadata in place.
+        if (args[0].key === 'meta/a' && ++heads === 2) {
+          await oss.copy('meta/a', 'meta/a', {
+            headers: { 'Content-Type': 'text/x-new', 'x-oss-meta-owner': 'bob', 'x-oss-metadata-directive': 'REPLACE' },
+          });
+        }
+        return inner.head(...args);
+      },
+    });
+    const r = await clientOf(store).migratePrefix('meta/', { bucket: BUCKET });
+    assert.equal(r.failed, 1);
+    assert.equal(r.failures[0]?.error?.cseCode, 'ERR_CSE_CONCURRENT_MODIFICATION');
+    const headers = (await oss.head('meta/a')).res.headers as Record<string, string>;
+    assert.equal(headers['x-oss-meta-owner'], 'bob', "the other writer's metadata survives");
+    assert.equal(headers['content-type'], 'text/x-new');
+    assert.ok((await content('meta/a')).equals(body), 'the content is as it was, not encrypted');
+    await assert.rejects(oss.head(stagingKey('meta/a')), { status: 404 }, 'the staging object is removed');
+  });
+
+  test('a staging object replaced by another worker is not copied, and is not deleted: ERR_CSE_CONCURRENT_MODIFICATION', async () => {
+    const body = bytesFor('twice/a', 2000);
+    await oss.put('twice/a', body);
+    const staging = stagingKey('twice/a');
+    const inner = new AliOssStore(oss);
+    const store = storeWith({
+      copy: async (...args: Parameters<ObjectStore['copy']>) => {
+        // Another worker given the same key writes the same staging name just before this one's copy.
+        if (args[1].key === staging) await oss.put(staging, Buffer.from('the other worker'));
+        return inner.copy(...args);
+      },
+    });
+    const r = await clientOf(store).migratePrefix('twice/', { bucket: BUCKET });
+    assert.equal(r.failed, 1);
+    assert.equal(r.failures[0]?.error?.cseCode, 'ERR_CSE_CONCURRENT_MODIFICATION');
+    assert.ok((await content('twice/a')).equals(body), 'the original is untouched');
+    assert.equal((await content(staging)).toString(), 'the other worker', "the other worker's staging object is left to it");
+    await oss.delete(staging);
+  });
+
+  test('a source GET answered without Content-Length (chunked) is migrated with the size of the HEAD, and checked against it', async () => {
+    const body = bytesFor('chunked/a', 3000);
+    await oss.put('chunked/a', body);
+    const inner = new AliOssStore(oss);
+    const store = storeWith({
+      get: async (...args: Parameters<ObjectStore['get']>) => {
+        const r = await inner.get(...args);
+        if (args[0].key !== 'chunked/a') return r;
+        const { 'content-length': _dropped, ...headers } = r.headers;
+        return { ...r, headers };
+      },
+    });
+    const r = await clientOf(store).migrateObject('chunked/a', { bucket: BUCKET });
+    assert.equal(r.result, 'migrated');
+    assert.equal(r.bytes, body.length);
+    assert.ok(Buffer.from((await client.get('chunked/a')).content).equals(body));
+  });
+
+  test('staging clean-up removes only objects the migration wrote, never a plain object under a custom staging prefix', async () => {
+    const hexName = `blobs/${'ab'.repeat(32)}`;
+    await oss.put(hexName, Buffer.from('a content-addressed blob'));
+    await oss.put('cleanup/a', Buffer.from('x'));
+    await new Promise((r) => setTimeout(r, 20));
+    const r = await client.migratePrefix('cleanup/', { stagingPrefix: 'blobs/' });
+    assert.equal(r.migrated, 1);
+    assert.equal(r.stagingRemoved, 0);
+    assert.equal((await content(hexName)).toString(), 'a content-addressed blob', 'the user object is kept');
   });
 });
