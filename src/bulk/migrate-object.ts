@@ -273,6 +273,10 @@ async function migrateV2(
     r = await rewrapObject(store, location, { ...rewrapOptions, dryRun: options.dryRun === true || excluded });
   } catch (e) {
     if (isStatus(e, 412)) throw concurrent(location, 'during its rewrap', e);
+    // No key opens it, the target included: it is not under the target, so it is a rewrap, which `only` excludes.
+    if (excluded && e instanceof CseError && e.cseCode === ErrorCode.NO_MATCHING_KEY) {
+      return { ...base, from: 'v2', kind: 'rewrap', result: 'skipped', skipped: 'excluded', reason: 'rewrap objects are not selected (only); no key given opens it' };
+    }
     throw e;
   }
   if (r.status === 'skipped') {
@@ -285,7 +289,7 @@ async function migrateV2(
   return { ...base, from: 'v2', kind: 'rewrap', result: 'migrated', to: keyInfo(options.to), method: 'rewrap', ...(etag === undefined ? {} : { etag }) };
 }
 
-/** The headers the staging object is written with: the original's, without any old envelope. */
+/** The headers the staging object is written with: the original's, without any old envelope, in Standard class. */
 function stagingHeaders(head: StoreResponse, tags: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(carriedHeaders(head.headers))) {
@@ -293,6 +297,10 @@ function stagingHeaders(head: StoreResponse, tags: Readonly<Record<string, strin
   }
   const tagging = encodeTagging(tags);
   if (tagging !== '') out['x-oss-tagging'] = tagging;
+  // The staging object lives for one copy: in Standard it has no minimum storage duration to pay for, and a cold
+  // class (a restored Archive original) would make it an unrestored object that CopyObject refuses. The copy gives
+  // the original its class back (step 5).
+  out[STORAGE_CLASS] = 'Standard';
   return out;
 }
 

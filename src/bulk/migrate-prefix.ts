@@ -217,7 +217,9 @@ export async function migratePrefix(store: ObjectStore, bucket: string, prefix: 
     const stagingRemoved = dryRun ? 0 : await removeLeftovers(store, bucket, stagingPrefix, options.shard, started, call);
     const keys = (async function* (): AsyncGenerator<string> {
       for await (const key of source.keys) {
-        if (key.startsWith(stagingPrefix) || !inShard(key, options.shard)) continue;
+        // Staging objects are never migrated. Other objects under a custom staging prefix go on to migrateObject,
+        // which refuses them: reported failed, not silently left out of a run that would then look complete.
+        if (shardOfStagingKey(key, stagingPrefix, 1) !== undefined || !inShard(key, options.shard)) continue;
         yield key;
       }
     })();

@@ -159,4 +159,48 @@ describe('migration guard and copy', () => {
     assert.equal(r.stagingRemoved, 0);
     assert.equal((await content(hexName)).toString(), 'a content-addressed blob', 'the user object is kept');
   });
+
+  test('a restored Archive object is staged in Standard (a cold staging object could not be copied) and keeps its class', async () => {
+    const body = bytesFor('thawed/a', 1500);
+    await oss.put('thawed/a', body);
+    const inner = new AliOssStore(oss);
+    const puts: Record<string, string>[] = [];
+    const store = storeWith({
+      // A restored Archive object: its HEAD says Archive, its bytes can be read (the server has no RestoreObject).
+      head: async (...args: Parameters<ObjectStore['head']>) => {
+        const r = await inner.head(...args);
+        return args[0].key === 'thawed/a' ? { ...r, headers: { ...r.headers, 'x-oss-storage-class': 'Archive' } } : r;
+      },
+      put: async (...args: Parameters<ObjectStore['put']>) => {
+        if (args[0].key === stagingKey('thawed/a')) puts.push({ ...args[1].headers });
+        return inner.put(...args);
+      },
+    });
+    const r = await clientOf(store).migrateObject('thawed/a', { bucket: BUCKET });
+    assert.equal(r.result, 'migrated', r.reason);
+    assert.equal(puts.length, 1);
+    assert.equal(puts[0]?.['x-oss-storage-class'], 'Standard', 'the short-lived staging object has no minimum storage duration');
+    const headers = (await oss.head('thawed/a')).res.headers as Record<string, string>;
+    assert.equal(headers['x-oss-storage-class'], 'Archive', 'the copy gives the original its class back');
+  });
+
+  test('with only excluding rewrap, a V2 object no key opens is skipped as excluded, not failed', async () => {
+    const other = new RsaMasterKey({ privateKey: (await generateRsaKeyPair(2048)).privateKeyPem });
+    await new EncryptionClient(oss, { masterKey: other }).put('foreign/a', Buffer.from('under a key this run does not hold'));
+    await oss.put('foreign/b', Buffer.from('plain'));
+    const r = await client.migratePrefix('foreign/', { only: ['plaintext'] });
+    assert.equal(r.failed, 0, JSON.stringify(r.failures.map((f) => f.reason)));
+    assert.equal(r.migrated, 1);
+    assert.equal(r.skipped, 1);
+    assert.equal(r.byKind.rewrap, 1);
+  });
+
+  test('objects under a custom staging prefix that are not staging objects are reported, not silently left out', async () => {
+    await oss.put('scratch/a', Buffer.from('user data'));
+    const r = await client.migratePrefix('scratch/', { stagingPrefix: 'scratch/' });
+    assert.equal(r.total, 1, 'the object is looked at');
+    assert.equal(r.failed, 1);
+    assert.equal(r.failures[0]?.error?.cseCode, 'ERR_CSE_INVALID_ARGUMENT');
+    assert.equal((await content('scratch/a')).toString(), 'user data');
+  });
 });
