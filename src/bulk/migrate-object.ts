@@ -159,6 +159,28 @@ function changedHeaders(first: ResponseHeaders, now: ResponseHeaders): string[] 
   return changed.sort();
 }
 
+/** What an object was found to be, kept with a failure thrown after its HEAD classified it. */
+export type FailureContext = Pick<MigrateObjectResult, 'from' | 'kind' | 'size' | 'etag'>;
+
+const failureContexts = new WeakMap<object, FailureContext>();
+
+/**
+ * The classification of the object a failure of {@link migrateObject} belongs to, when its HEAD got that far:
+ * `migratePrefix` reports a failed object as what it was (`from`, `kind`, `size`), not as unknown.
+ */
+export function failureContextOf(e: unknown): FailureContext | undefined {
+  return typeof e === 'object' && e !== null ? failureContexts.get(e) : undefined;
+}
+
+async function withContext<T>(work: Promise<T>, context: FailureContext): Promise<T> {
+  try {
+    return await work;
+  } catch (e) {
+    if (typeof e === 'object' && e !== null && !failureContexts.has(e)) failureContexts.set(e, context);
+    throw e;
+  }
+}
+
 /** A failure as a CseError (store and programming errors arrive as other errors). */
 export function asCseError(e: unknown, object: string): CseError {
   return e instanceof CseError ? e : new CseError(ErrorCode.TRANSFER, messageOf(e), { object, cause: e });
@@ -238,21 +260,40 @@ export async function migrateObject(store: ObjectStore, location: ObjectLocation
   if (found.skip !== undefined) {
     return { ...base, from: found.from, kind: found.kind, result: 'skipped', skipped: found.skip.reason, reason: found.skip.text };
   }
-  if (found.kind === 'rewrap') return migrateV2(store, location, options, only, base);
+  if (found.kind === 'rewrap') return withContext(migrateV2(store, location, options, only, base), { ...base, from: 'v2', kind: 'rewrap' });
   const kind = found.kind as MigrationOnly;
+  return withContext(migrateContent(store, location, options, only, base, found.from, kind, head, stagingPrefix, call, what), { ...base, from: found.from, kind });
+}
+
+/** A plaintext or legacy object: re-encrypted through the staging object (steps 2–7). */
+async function migrateContent(
+  store: ObjectStore,
+  location: ObjectLocation,
+  options: MigrateObjectOptions,
+  only: ReadonlySet<MigrationOnly> | undefined,
+  base: Base,
+  from: MigrationFrom,
+  kind: MigrationOnly,
+  head: StoreResponse,
+  stagingPrefix: string,
+  call: CallOptions,
+  what: string,
+): Promise<MigrateObjectResult> {
+  const object = location.key;
+  const dryRun = options.dryRun === true;
   if (only !== undefined && !only.has(kind)) {
-    return { ...base, from: found.from, kind, result: 'skipped', skipped: 'excluded', reason: `${kind} objects are not selected (only)` };
+    return { ...base, from, kind, result: 'skipped', skipped: 'excluded', reason: `${kind} objects are not selected (only)` };
   }
   if (kind === 'v1' && options.allowLegacy !== true) {
     throw new CseError(
       ErrorCode.LEGACY_NOT_ALLOWED,
-      `${describe(location)} uses the legacy ${found.from === 'guide' ? 'guide' : 'V1 (oss2 ≤ 2.10)'} format: migrate it with allowLegacy (CLI: --allow-legacy)`,
+      `${describe(location)} uses the legacy ${from === 'guide' ? 'guide' : 'V1 (oss2 ≤ 2.10)'} format: migrate it with allowLegacy (CLI: --allow-legacy)`,
       { object },
     );
   }
-  if (dryRun) return { ...base, from: found.from, kind, result: 'migrated', to: keyInfo(options.to) };
+  if (dryRun) return { ...base, from, kind, result: 'migrated', to: keyInfo(options.to) };
   const done = await reencrypt(store, location, head, options, stagingPrefix, call, what);
-  return { ...base, from: found.from, kind, result: 'migrated', to: keyInfo(options.to), bytes: done.bytes, method: done.method, ...(done.etag === undefined ? {} : { etag: done.etag }) };
+  return { ...base, from, kind, result: 'migrated', to: keyInfo(options.to), bytes: done.bytes, method: done.method, ...(done.etag === undefined ? {} : { etag: done.etag }) };
 }
 
 type Base = Pick<MigrateObjectResult, 'key' | 'dryRun' | 'size' | 'bytes' | 'etag'>;

@@ -17,7 +17,7 @@ import type { MultipartStore } from '../transfer/multipart-store.js';
 import type { CallOptions, ObjectStore } from '../transfer/store.js';
 import { readInventory, type InventorySource } from './inventory.js';
 import { MigrationJournal } from './journal.js';
-import { asCseError, checkStagingPrefix, migrateObject, shardOfStagingKey, type MigrateObjectOptions } from './migrate-object.js';
+import { asCseError, checkStagingPrefix, failureContextOf, migrateObject, shardOfStagingKey, type MigrateObjectOptions } from './migrate-object.js';
 import {
   DEFAULT_MIGRATE_PARALLEL,
   type MigratePrefixOptions,
@@ -261,7 +261,20 @@ export async function migratePrefix(store: ObjectStore, bucket: string, prefix: 
           // An object in flight when the signal fired is neither done nor failed: a re-run takes it up.
           if (aborted()) return;
           const error = asCseError(e, key);
-          result = { key, from: 'unknown', kind: 'none', result: 'failed', dryRun, size: undefined, bytes: 0, error, reason: `[${error.cseCode}] ${error.message}` };
+          // What the object was, when its HEAD classified it before the failure (else unknown).
+          const found = failureContextOf(e);
+          result = {
+            key,
+            from: found?.from ?? 'unknown',
+            kind: found?.kind ?? 'none',
+            result: 'failed',
+            dryRun,
+            size: found?.size,
+            ...(found?.etag === undefined ? {} : { etag: found.etag }),
+            bytes: 0,
+            error,
+            reason: `[${error.cseCode}] ${error.message}`,
+          };
         }
         if (result.result === 'migrated') migrated++;
         else if (result.result === 'skipped') skipped++;

@@ -103,7 +103,12 @@ describe('migration guard and copy', () => {
     });
     const r = await clientOf(store).migratePrefix('meta/', { bucket: BUCKET });
     assert.equal(r.failed, 1);
-    assert.equal(r.failures[0]?.error?.cseCode, 'ERR_CSE_CONCURRENT_MODIFICATION');
+    const failure = r.failures[0];
+    assert.equal(failure?.error?.cseCode, 'ERR_CSE_CONCURRENT_MODIFICATION');
+    assert.equal(failure.from, 'plaintext', 'a failed object is reported as what its HEAD found, not unknown');
+    assert.equal(failure.kind, 'plaintext');
+    assert.equal(failure.size, body.length);
+    assert.equal(r.byFrom.plaintext, 1);
     const headers = (await oss.head('meta/a')).res.headers as Record<string, string>;
     assert.equal(headers['x-oss-meta-owner'], 'bob', "the other writer's metadata survives");
     assert.equal(headers['content-type'], 'text/x-new');
