@@ -208,4 +208,16 @@ describe('migration guard and copy', () => {
     assert.equal(r.failures[0]?.error?.cseCode, 'ERR_CSE_INVALID_ARGUMENT');
     assert.equal((await content('scratch/a')).toString(), 'user data');
   });
+
+  test('a gzip-encoded object is migrated as its stored bytes (never decompressed on the way) and keeps Content-Encoding', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const stored = gzipSync(bytesFor('gz/a', 20000));
+    await oss.put('gz/a', stored, { headers: { 'Content-Encoding': 'gzip', 'Content-Type': 'text/plain' } });
+    const r = await client.migrateObject('gz/a');
+    assert.equal(r.result, 'migrated', r.reason);
+    assert.equal(r.bytes, stored.length);
+    const headers = (await oss.head('gz/a')).res.headers as Record<string, string>;
+    assert.equal(headers['content-encoding'], 'gzip');
+    assert.ok(Buffer.from((await client.get('gz/a')).content).equals(stored), 'it decrypts to the stored (compressed) bytes');
+  });
 });
