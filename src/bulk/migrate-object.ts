@@ -73,6 +73,8 @@ const COPY_SOURCE_IF_MATCH = 'x-oss-copy-source-if-match';
  * migrated object would lose its SSE (or get the bucket's default), whatever the staging object had.
  */
 const SSE_HEADERS = ['x-oss-server-side-encryption', 'x-oss-server-side-encryption-key-id', 'x-oss-server-side-data-encryption'] as const;
+/** Storage classes whose objects must be restored before CopyObject can read them (lower-case). */
+const COLD_CLASSES: ReadonlySet<string> = new Set(['archive', 'coldarchive', 'deepcoldarchive']);
 const MIGRATABLE_TYPES: ReadonlySet<string> = new Set(['normal', 'multipart', 'appendable']);
 const V2_NAMES: ReadonlySet<string> = new Set(cryptoHeaderNames('v2'));
 
@@ -330,7 +332,7 @@ async function migrateV2(
   return { ...base, from: 'v2', kind: 'rewrap', result: 'migrated', to: keyInfo(options.to), method: 'rewrap', ...(etag === undefined ? {} : { etag }) };
 }
 
-/** The headers the staging object is written with: the original's, without any old envelope, in Standard class. */
+/** The headers the staging object is written with: the original's, without any old envelope (a cold class: Standard). */
 function stagingHeaders(head: StoreResponse, tags: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(carriedHeaders(head.headers))) {
@@ -338,10 +340,11 @@ function stagingHeaders(head: StoreResponse, tags: Readonly<Record<string, strin
   }
   const tagging = encodeTagging(tags);
   if (tagging !== '') out['x-oss-tagging'] = tagging;
-  // The staging object lives for one copy: in Standard it has no minimum storage duration to pay for, and a cold
-  // class (a restored Archive original) would make it an unrestored object that CopyObject refuses. The copy gives
-  // the original its class back (step 5).
-  out[STORAGE_CLASS] = 'Standard';
+  // A cold class (a restored Archive original) would make the staging object an unrestored one, which CopyObject
+  // refuses: it is staged in Standard and the copy gives the original its class back (step 5). Other classes are
+  // kept, so that the copy changes no storage class (OSS then copies objects above 5 GB within a bucket).
+  const storageClass = out[STORAGE_CLASS];
+  if (storageClass !== undefined && COLD_CLASSES.has(storageClass.toLowerCase())) out[STORAGE_CLASS] = 'Standard';
   return out;
 }
 

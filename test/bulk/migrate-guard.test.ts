@@ -165,11 +165,13 @@ describe('migration guard and copy', () => {
     assert.equal((await content(hexName)).toString(), 'a content-addressed blob', 'the user object is kept');
   });
 
-  test('a restored Archive object is staged in Standard (a cold staging object could not be copied) and keeps its class', async () => {
+  test('a restored Archive object is staged in Standard (a cold staging object could not be copied) and keeps its class; IA is staged in IA', async () => {
     const body = bytesFor('thawed/a', 1500);
     await oss.put('thawed/a', body);
     const inner = new AliOssStore(oss);
     const puts: Record<string, string>[] = [];
+    const iaPuts: Record<string, string>[] = [];
+    await oss.put('thawed/ia', body, { headers: { 'x-oss-storage-class': 'IA' } });
     const store = storeWith({
       // A restored Archive object: its HEAD says Archive, its bytes can be read (the server has no RestoreObject).
       head: async (...args: Parameters<ObjectStore['head']>) => {
@@ -178,15 +180,18 @@ describe('migration guard and copy', () => {
       },
       put: async (...args: Parameters<ObjectStore['put']>) => {
         if (args[0].key === stagingKey('thawed/a')) puts.push({ ...args[1].headers });
+        if (args[0].key === stagingKey('thawed/ia')) iaPuts.push({ ...args[1].headers });
         return inner.put(...args);
       },
     });
     const r = await clientOf(store).migrateObject('thawed/a', { bucket: BUCKET });
     assert.equal(r.result, 'migrated', r.reason);
     assert.equal(puts.length, 1);
-    assert.equal(puts[0]?.['x-oss-storage-class'], 'Standard', 'the short-lived staging object has no minimum storage duration');
+    assert.equal(puts[0]?.['x-oss-storage-class'], 'Standard', 'a cold staging object could not be copied');
     const headers = (await oss.head('thawed/a')).res.headers as Record<string, string>;
     assert.equal(headers['x-oss-storage-class'], 'Archive', 'the copy gives the original its class back');
+    assert.equal((await clientOf(store).migrateObject('thawed/ia', { bucket: BUCKET })).result, 'migrated');
+    assert.equal(iaPuts[0]?.['x-oss-storage-class'], 'IA', 'a warm class is kept: the copy then changes no class');
   });
 
   test('with only excluding rewrap, a V2 object no key opens is skipped as excluded, not failed', async () => {
