@@ -492,7 +492,14 @@ async function reencrypt(
   }
 
   // Step 6: the original now holds exactly the staged object.
-  const after = await withRetries(async () => store.head(location, { headers: {} }, call), DEFAULT_RETRY_POLICY, options.signal, what);
+  let after: StoreResponse;
+  try {
+    after = await withRetries(async () => store.head(location, { headers: {} }, call), DEFAULT_RETRY_POLICY, options.signal, what);
+  } catch (e) {
+    // The copy is done: the staging object has served its purpose whatever this HEAD says (an abort included).
+    await bestEffortDelete(store, staging);
+    throw e;
+  }
   const problems = compareStored(stagedHead.headers, after.headers);
   if (problems.length > 0) {
     throw new CseError(
@@ -502,7 +509,9 @@ async function reencrypt(
       { object: location.key },
     );
   }
-  await store.delete(staging, call);
+  // The object is migrated: a failed (or cancelled) removal of its staging object must not report it failed; a
+  // leftover is removed by the next run of its shard.
+  await withRetries(async () => store.delete(staging, { timeout: call.timeout }), DEFAULT_RETRY_POLICY, undefined, `DELETE ${describe(staging)}`).catch(() => undefined);
   return { bytes: size, method, etag: after.headers[OssHeader.ETAG] };
 }
 

@@ -225,4 +225,37 @@ describe('migration guard and copy', () => {
     assert.equal(headers['content-encoding'], 'gzip');
     assert.ok(Buffer.from((await client.get('gz/a')).content).equals(stored), 'it decrypts to the stored (compressed) bytes');
   });
+
+  for (const step of ['PutObject', 'HeadObject', 'CopyObject', 'verification HeadObject'] as const) {
+    test(`an abort during the ${step} of a migration leaves the original as it was or fully migrated, and no staging object`, async () => {
+      const key = `abort-${step.replace(' ', '-')}/a`;
+      const body = bytesFor(key, 4000);
+      await oss.put(key, body);
+      const controller = new AbortController();
+      const inner = new AliOssStore(oss);
+      let heads = 0;
+      const fire = (): void => controller.abort(new Error('stop'));
+      const store = storeWith({
+        put: async (...args: Parameters<ObjectStore['put']>) => {
+          if (step === 'PutObject') fire();
+          return inner.put(...args);
+        },
+        head: async (...args: Parameters<ObjectStore['head']>) => {
+          // The key's 2nd HEAD is the guard, its 3rd the check after the copy.
+          if (args[0].key === key) heads++;
+          if ((step === 'HeadObject' && heads === 2) || (step === 'verification HeadObject' && heads === 3)) fire();
+          return inner.head(...args);
+        },
+        copy: async (...args: Parameters<ObjectStore['copy']>) => {
+          if (step === 'CopyObject') fire();
+          return inner.copy(...args);
+        },
+      });
+      await assert.rejects(clientOf(store).migratePrefix(`abort-${step.replace(' ', '-')}/`, { bucket: BUCKET, signal: controller.signal }), { cseCode: 'ERR_CSE_ABORTED' });
+      const head = await client.head(key);
+      if (head.envelope === undefined) assert.ok((await content(key)).equals(body), 'the original is as it was');
+      else assert.ok(Buffer.from((await client.get(key)).content).equals(body), 'or fully migrated');
+      await assert.rejects(oss.head(stagingKey(key)), { status: 404 }, 'no staging object is left');
+    });
+  }
 });
