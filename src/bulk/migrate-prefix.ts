@@ -195,7 +195,7 @@ function counters<K extends string>(names: readonly K[]): Record<K, number> {
  * @throws CseError ERR_CSE_INVALID_ARGUMENT (parallel, rate, staging prefix, a journal with a dry run),
  *   ERR_CSE_INVENTORY (the inventory cannot be read or is of another bucket), ERR_CSE_JOURNAL (a journal of another
  *   migration), ERR_CSE_IO (the journal cannot be written), ERR_CSE_ABORTED (after the objects in flight settle);
- *   TransferError when a listing page fails
+ *   TransferError when a listing page fails; what `onObject` throws (after the objects in flight settle)
  */
 export async function migratePrefix(store: ObjectStore, bucket: string, prefix: string, options: MigratePrefixRunOptions): Promise<MigratePrefixResult> {
   const started = Date.now();
@@ -233,8 +233,9 @@ export async function migratePrefix(store: ObjectStore, bucket: string, prefix: 
     const byKind = counters<MigrationKind>(['plaintext', 'v1', 'rewrap', 'target', 'none']);
     let sourceError: unknown;
     let journalError: unknown;
+    let callbackError: unknown;
     const aborted = (): boolean => signal?.aborted === true;
-    const stop = (): boolean => aborted() || sourceError !== undefined || journalError !== undefined;
+    const stop = (): boolean => aborted() || sourceError !== undefined || journalError !== undefined || callbackError !== undefined;
     const worker = async (): Promise<void> => {
       for (;;) {
         if (stop()) return;
@@ -284,7 +285,13 @@ export async function migratePrefix(store: ObjectStore, bucket: string, prefix: 
         byKind[result.kind]++;
         // The caller hears first, the journal records after: a run killed in between does the object again (it is
         // then skipped as already migrated), where the other order could lose the caller's record of it.
-        options.onObject?.(result);
+        try {
+          options.onObject?.(result);
+        } catch (e) {
+          // Rethrown once every worker has stopped: a rejection now would leave the other objects in flight running
+          // (and writing) after the run has returned.
+          callbackError ??= { error: e };
+        }
         try {
           await journal?.record({ key, result: result.result, ...(result.etag === undefined ? {} : { etag: result.etag }) });
         } catch (e) {
@@ -293,6 +300,7 @@ export async function migratePrefix(store: ObjectStore, bucket: string, prefix: 
       }
     };
     await Promise.all(Array.from({ length: parallel }, worker));
+    if (callbackError !== undefined) throw (callbackError as { error: unknown }).error;
     if (journalError !== undefined) throw asCseError(journalError, '');
     if (aborted()) throw abortedError(what, signal);
     if (sourceError !== undefined) {

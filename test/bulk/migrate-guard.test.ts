@@ -258,4 +258,32 @@ describe('migration guard and copy', () => {
       await assert.rejects(oss.head(stagingKey(key)), { status: 404 }, 'no staging object is left');
     });
   }
+
+  test('an onObject callback that throws stops the run only after the objects in flight settle', async () => {
+    await oss.put('cb/a', Buffer.from('a'));
+    await oss.put('cb/b', Buffer.from('b'));
+    const inner = new AliOssStore(oss);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let bSettled = false;
+    const store = storeWith({
+      copy: async (...args: Parameters<ObjectStore['copy']>) => {
+        if (args[0].key !== 'cb/b') return inner.copy(...args);
+        await gate; // cb/b is in flight when the callback for cb/a throws
+        try {
+          return await inner.copy(...args);
+        } finally {
+          bSettled = true;
+        }
+      },
+    });
+    let calls = 0;
+    const onObject = (): void => {
+      if (++calls > 1) return;
+      open();
+      throw new Error('report file full');
+    };
+    await assert.rejects(clientOf(store).migratePrefix('cb/', { bucket: BUCKET, parallel: 2, onObject }), /report file full/);
+    assert.equal(bSettled, true, 'the object in flight finished before the run returned');
+  });
 });
