@@ -286,4 +286,14 @@ describe('migration guard and copy', () => {
     await assert.rejects(clientOf(store).migratePrefix('cb/', { bucket: BUCKET, parallel: 2, onObject }), /report file full/);
     assert.equal(bSettled, true, 'the object in flight finished before the run returned');
   });
+
+  test('a 0-byte object is migrated to a 0-byte V2 object; a non-empty key ending in / is migrated, not taken for a folder', async () => {
+    await oss.put('zero/a', Buffer.alloc(0), { headers: { 'x-oss-meta-k': 'v' } });
+    await oss.put('zero/dir/', Buffer.from('not a marker'));
+    const r = await client.migratePrefix('zero/');
+    assert.equal(r.migrated, 2, JSON.stringify(r.failures.map((f) => f.reason)));
+    assert.equal((await client.get('zero/a')).content.length, 0);
+    assert.equal(((await oss.head('zero/a')).res.headers as Record<string, string>)['x-oss-meta-k'], 'v');
+    assert.equal(Buffer.from((await client.get('zero/dir/')).content).toString(), 'not a marker');
+  });
 });
