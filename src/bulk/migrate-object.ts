@@ -141,7 +141,8 @@ function stagingTaken(location: ObjectLocation, staging: ObjectLocation, cause: 
   return new CseError(
     ErrorCode.CONCURRENT_MODIFICATION,
     `${describe(location)} was not migrated: its staging object ${describe(staging)} was replaced or removed by another ` +
-      'migration of the same key (give each key to one worker); the original was left as it was',
+      'migration (one given the same key, or the clean-up of another run with the same staging prefix); the original ' +
+      'was left as it was (give each key to one worker, and each concurrent run its own staging prefix)',
     { object: location.key, retryable: false, cause },
   );
 }
