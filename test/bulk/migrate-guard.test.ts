@@ -20,7 +20,7 @@ let target: RsaMasterKey;
 let client: EncryptionClient;
 
 before(async () => {
-  server = await startServer({ memory: true, buckets: [BUCKET], kms: false });
+  server = await startServer({ memory: true, buckets: [BUCKET], kms: false, faults: { rules: [] } });
   oss = new OSS({
     endpoint: server.endpoint,
     region: 'oss-cn-hangzhou',
@@ -296,4 +296,24 @@ describe('migration guard and copy', () => {
     assert.equal(((await oss.head('zero/a')).res.headers as Record<string, string>)['x-oss-meta-k'], 'v');
     assert.equal(Buffer.from((await client.get('zero/dir/')).content).toString(), 'not a marker');
   });
+
+  for (const fault of ['wrong-crc', 'truncate', 'reset-response'] as const) {
+    for (const multipart of [false, true]) {
+      test(`a source GET with ${fault} (${multipart ? 'multipart' : 'single PUT'}) fails the object: original untouched, no staging object`, async () => {
+        const key = `fault-${fault}-${String(multipart)}/a`;
+        const body = bytesFor(key, 300 * 1024);
+        await oss.put(key, body);
+        server.faults?.set({ rules: [{ operations: ['GetObject'], key, fault }] });
+        try {
+          const r = await client.migratePrefix(`fault-${fault}-${String(multipart)}/`, multipart ? { multipartThreshold: 100 * 1024, partSize: 100 * 1024 } : {});
+          assert.equal(r.failed, 1);
+        } finally {
+          server.faults?.clear();
+        }
+        assert.ok((await content(key)).equals(body), 'the original is untouched');
+        await assert.rejects(oss.head(stagingKey(key)), { status: 404 }, 'no staging object');
+        assert.deepEqual((await oss.listUploads({ prefix: '.oss-cse-migrate/' }, {})).uploads, [], 'no staging upload');
+      });
+    }
+  }
 });
