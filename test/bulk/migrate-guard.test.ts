@@ -316,4 +316,18 @@ describe('migration guard and copy', () => {
       });
     }
   }
+
+  test('a staging PUT whose stored CRC-64 differs from what was sent fails the object: original untouched, staging removed', async () => {
+    const body = bytesFor('putcrc/a', 5000);
+    await oss.put('putcrc/a', body);
+    server.faults?.set({ rules: [{ operations: ['PutObject'], keyPrefix: '.oss-cse-migrate/', fault: 'wrong-crc' }] });
+    try {
+      const r = await client.migratePrefix('putcrc/');
+      assert.equal(r.failures[0]?.error?.cseCode, 'ERR_CSE_INTEGRITY');
+    } finally {
+      server.faults?.clear();
+    }
+    assert.ok((await content('putcrc/a')).equals(body));
+    await assert.rejects(oss.head(stagingKey('putcrc/a')), { status: 404 });
+  });
 });
