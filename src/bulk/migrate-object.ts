@@ -13,8 +13,8 @@
  *    streams.
  * 4. HEAD the original with `If-Match: E`. 412 or 404: someone changed or removed it; the staging object is deleted
  *    and the result is ERR_CSE_CONCURRENT_MODIFICATION. Nothing of the other writer's is touched.
- * 5. CopyObject staging → original (metadata and tags copied, storage class explicit, conditional on the staging
- *    object's ETag).
+ * 5. CopyObject staging → original (metadata and tags copied, storage class and server-side encryption explicit,
+ *    as CopyObject takes them from the request; conditional on the staging object's ETag).
  * 6. HEAD the original: its envelope, length and CRC-64 are the staging object's.
  * 7. DELETE the staging object.
  *
@@ -66,7 +66,15 @@ export interface MigrateObjectOptions extends Omit<MigrateOptions, 'to' | 'bucke
 const OBJECT_TYPE = 'x-oss-object-type';
 const STORAGE_CLASS = 'x-oss-storage-class';
 const TAGGING_COUNT = 'x-oss-tagging-count';
+const LAST_MODIFIED = 'last-modified';
 const COPY_SOURCE_IF_MATCH = 'x-oss-copy-source-if-match';
+/**
+ * Server-side encryption is a property CopyObject takes from its request, never from the source: without these the
+ * migrated object would lose its SSE (or get the bucket's default), whatever the staging object had.
+ */
+const SSE_HEADERS = ['x-oss-server-side-encryption', 'x-oss-server-side-encryption-key-id', 'x-oss-server-side-data-encryption'] as const;
+/** Storage classes whose objects must be restored before CopyObject can read them (lower-case). */
+const COLD_CLASSES: ReadonlySet<string> = new Set(['archive', 'coldarchive', 'deepcoldarchive']);
 const MIGRATABLE_TYPES: ReadonlySet<string> = new Set(['normal', 'multipart', 'appendable']);
 const V2_NAMES: ReadonlySet<string> = new Set(cryptoHeaderNames('v2'));
 
@@ -127,6 +135,53 @@ function concurrent(location: ObjectLocation, when: string, cause: unknown): Cse
       '(run the migration again to migrate the new content)',
     { object: location.key, retryable: false, cause },
   );
+}
+
+function stagingTaken(location: ObjectLocation, staging: ObjectLocation, cause: unknown): CseError {
+  return new CseError(
+    ErrorCode.CONCURRENT_MODIFICATION,
+    `${describe(location)} was not migrated: its staging object ${describe(staging)} was replaced or removed by another ` +
+      'migration (one given the same key, or the clean-up of another run with the same staging prefix); the original ' +
+      'was left as it was (give each key to one worker, and each concurrent run its own staging prefix)',
+    { object: location.key, retryable: false, cause },
+  );
+}
+
+/**
+ * The headers a metadata-only change of the object alters without changing its ETag: Last-Modified, the tag count,
+ * and everything the staging object takes from the first HEAD (user metadata, standard headers, storage class, SSE).
+ */
+function changedHeaders(first: ResponseHeaders, now: ResponseHeaders): string[] {
+  const a = carriedHeaders(first);
+  const b = carriedHeaders(now);
+  const names = new Set([...Object.keys(a), ...Object.keys(b)]);
+  const changed = [...names].filter((n) => a[n] !== b[n]);
+  for (const name of [LAST_MODIFIED, TAGGING_COUNT]) {
+    if (first[name] !== now[name]) changed.push(name);
+  }
+  return changed.sort();
+}
+
+/** What an object was found to be, kept with a failure thrown after its HEAD classified it. */
+export type FailureContext = Pick<MigrateObjectResult, 'from' | 'kind' | 'size' | 'etag'>;
+
+const failureContexts = new WeakMap<object, FailureContext>();
+
+/**
+ * The classification of the object a failure of {@link migrateObject} belongs to, when its HEAD got that far:
+ * `migratePrefix` reports a failed object as what it was (`from`, `kind`, `size`), not as unknown.
+ */
+export function failureContextOf(e: unknown): FailureContext | undefined {
+  return typeof e === 'object' && e !== null ? failureContexts.get(e) : undefined;
+}
+
+async function withContext<T>(work: Promise<T>, context: FailureContext): Promise<T> {
+  try {
+    return await work;
+  } catch (e) {
+    if (typeof e === 'object' && e !== null && !failureContexts.has(e)) failureContexts.set(e, context);
+    throw e;
+  }
 }
 
 /** A failure as a CseError (store and programming errors arrive as other errors). */
@@ -208,21 +263,40 @@ export async function migrateObject(store: ObjectStore, location: ObjectLocation
   if (found.skip !== undefined) {
     return { ...base, from: found.from, kind: found.kind, result: 'skipped', skipped: found.skip.reason, reason: found.skip.text };
   }
-  if (found.kind === 'rewrap') return migrateV2(store, location, options, only, base);
+  if (found.kind === 'rewrap') return withContext(migrateV2(store, location, options, only, base), { ...base, from: 'v2', kind: 'rewrap' });
   const kind = found.kind as MigrationOnly;
+  return withContext(migrateContent(store, location, options, only, base, found.from, kind, head, stagingPrefix, call, what), { ...base, from: found.from, kind });
+}
+
+/** A plaintext or legacy object: re-encrypted through the staging object (steps 2–7). */
+async function migrateContent(
+  store: ObjectStore,
+  location: ObjectLocation,
+  options: MigrateObjectOptions,
+  only: ReadonlySet<MigrationOnly> | undefined,
+  base: Base,
+  from: MigrationFrom,
+  kind: MigrationOnly,
+  head: StoreResponse,
+  stagingPrefix: string,
+  call: CallOptions,
+  what: string,
+): Promise<MigrateObjectResult> {
+  const object = location.key;
+  const dryRun = options.dryRun === true;
   if (only !== undefined && !only.has(kind)) {
-    return { ...base, from: found.from, kind, result: 'skipped', skipped: 'excluded', reason: `${kind} objects are not selected (only)` };
+    return { ...base, from, kind, result: 'skipped', skipped: 'excluded', reason: `${kind} objects are not selected (only)` };
   }
   if (kind === 'v1' && options.allowLegacy !== true) {
     throw new CseError(
       ErrorCode.LEGACY_NOT_ALLOWED,
-      `${describe(location)} uses the legacy ${found.from === 'guide' ? 'guide' : 'V1 (oss2 ≤ 2.10)'} format: migrate it with allowLegacy (CLI: --allow-legacy)`,
+      `${describe(location)} uses the legacy ${from === 'guide' ? 'guide' : 'V1 (oss2 ≤ 2.10)'} format: migrate it with allowLegacy (CLI: --allow-legacy)`,
       { object },
     );
   }
-  if (dryRun) return { ...base, from: found.from, kind, result: 'migrated', to: keyInfo(options.to) };
+  if (dryRun) return { ...base, from, kind, result: 'migrated', to: keyInfo(options.to) };
   const done = await reencrypt(store, location, head, options, stagingPrefix, call, what);
-  return { ...base, from: found.from, kind, result: 'migrated', to: keyInfo(options.to), bytes: done.bytes, method: done.method, ...(done.etag === undefined ? {} : { etag: done.etag }) };
+  return { ...base, from, kind, result: 'migrated', to: keyInfo(options.to), bytes: done.bytes, method: done.method, ...(done.etag === undefined ? {} : { etag: done.etag }) };
 }
 
 type Base = Pick<MigrateObjectResult, 'key' | 'dryRun' | 'size' | 'bytes' | 'etag'>;
@@ -243,6 +317,10 @@ async function migrateV2(
     r = await rewrapObject(store, location, { ...rewrapOptions, dryRun: options.dryRun === true || excluded });
   } catch (e) {
     if (isStatus(e, 412)) throw concurrent(location, 'during its rewrap', e);
+    // No key opens it, the target included: it is not under the target, so it is a rewrap, which `only` excludes.
+    if (excluded && e instanceof CseError && e.cseCode === ErrorCode.NO_MATCHING_KEY) {
+      return { ...base, from: 'v2', kind: 'rewrap', result: 'skipped', skipped: 'excluded', reason: 'rewrap objects are not selected (only); no key given opens it' };
+    }
     throw e;
   }
   if (r.status === 'skipped') {
@@ -255,7 +333,7 @@ async function migrateV2(
   return { ...base, from: 'v2', kind: 'rewrap', result: 'migrated', to: keyInfo(options.to), method: 'rewrap', ...(etag === undefined ? {} : { etag }) };
 }
 
-/** The headers the staging object is written with: the original's, without any old envelope. */
+/** The headers the staging object is written with: the original's, without any old envelope (a cold class: Standard). */
 function stagingHeaders(head: StoreResponse, tags: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(carriedHeaders(head.headers))) {
@@ -263,6 +341,11 @@ function stagingHeaders(head: StoreResponse, tags: Readonly<Record<string, strin
   }
   const tagging = encodeTagging(tags);
   if (tagging !== '') out['x-oss-tagging'] = tagging;
+  // A cold class (a restored Archive original) would make the staging object an unrestored one, which CopyObject
+  // refuses: it is staged in Standard and the copy gives the original its class back (step 5). Other classes are
+  // kept, so that the copy changes no storage class (OSS then copies objects above 5 GB within a bucket).
+  const storageClass = out[STORAGE_CLASS];
+  if (storageClass !== undefined && COLD_CLASSES.has(storageClass.toLowerCase())) out[STORAGE_CLASS] = 'Standard';
   return out;
 }
 
@@ -320,7 +403,13 @@ async function reencrypt(
     if (isStatus(e, 412, 404)) throw concurrent(location, 'before it was read', e);
     throw e;
   }
-  const size = read.total ?? read.size;
+  // A whole-object answer without Content-Length (chunked framing through a proxy) has no total: the HEAD's size is
+  // then the declared length, which the encryption path checks the body against.
+  const size = read.total ?? sizeOf(head.headers);
+  if (size === undefined) {
+    read.cancel();
+    throw new TransferError(`${what}: neither the HEAD nor the GET answer gives the object's size`, { object: location.key });
+  }
   const plainMd5 = read.encrypted ? undefined : head.headers['content-md5'];
   let method: MigrationMethod;
   let stagingEtag: string | undefined;
@@ -357,14 +446,30 @@ async function reencrypt(
   }
 
   // Step 4: the guard. From here to the copy is the one remaining race window (see the module documentation).
+  let guard: StoreResponse;
   try {
-    await store.head(location, { headers: { 'If-Match': etag } }, call);
+    guard = await store.head(location, { headers: { 'If-Match': etag } }, call);
   } catch (e) {
     await bestEffortDelete(store, staging);
     if (isStatus(e, 412, 404)) throw concurrent(location, 'while its new content was written', e);
     throw e;
   }
-  const stagedHead = await store.head(staging, { headers: {} }, call);
+  // A metadata-only change (a same-key REPLACE copy) keeps the ETag: the headers the copy would overwrite are
+  // compared too, so that another writer's new metadata is not replaced by the old one.
+  const changed = changedHeaders(head.headers, guard.headers);
+  if (changed.length > 0) {
+    await bestEffortDelete(store, staging);
+    throw concurrent(location, `while its new content was written (${changed.join(', ')} changed; same ETag)`, undefined);
+  }
+  let stagedHead: StoreResponse;
+  try {
+    stagedHead = await store.head(staging, { headers: {} }, call);
+  } catch (e) {
+    // 404: another worker's clean-up removed it; nothing of the original was touched.
+    if (isStatus(e, 404)) throw stagingTaken(location, staging, e);
+    await bestEffortDelete(store, staging);
+    throw e;
+  }
   stagingEtag ??= stagedHead.headers[OssHeader.ETAG];
   const storageClass = head.headers[STORAGE_CLASS];
   const copyHeaders: Record<string, string> = {
@@ -373,15 +478,29 @@ async function reencrypt(
     ...(storageClass === undefined ? {} : { [STORAGE_CLASS]: storageClass }),
     ...(stagingEtag === undefined ? {} : { [COPY_SOURCE_IF_MATCH]: stagingEtag }),
   };
+  for (const name of SSE_HEADERS) {
+    const value = head.headers[name];
+    if (value !== undefined) copyHeaders[name] = value;
+  }
   try {
     await store.copy(location, staging, { headers: copyHeaders }, call);
   } catch (e) {
+    // 412 (the staging object is not the one written here) or 404 (it is gone): another worker given the same key
+    // owns that name now; its staging object is left to it, and the original was not written.
+    if (isStatus(e, 412, 404)) throw stagingTaken(location, staging, e);
     await bestEffortDelete(store, staging);
     throw e;
   }
 
   // Step 6: the original now holds exactly the staged object.
-  const after = await withRetries(async () => store.head(location, { headers: {} }, call), DEFAULT_RETRY_POLICY, options.signal, what);
+  let after: StoreResponse;
+  try {
+    after = await withRetries(async () => store.head(location, { headers: {} }, call), DEFAULT_RETRY_POLICY, options.signal, what);
+  } catch (e) {
+    // The copy is done: the staging object has served its purpose whatever this HEAD says (an abort included).
+    await bestEffortDelete(store, staging);
+    throw e;
+  }
   const problems = compareStored(stagedHead.headers, after.headers);
   if (problems.length > 0) {
     throw new CseError(
@@ -391,7 +510,9 @@ async function reencrypt(
       { object: location.key },
     );
   }
-  await store.delete(staging, call);
+  // The object is migrated: a failed (or cancelled) removal of its staging object must not report it failed; a
+  // leftover is removed by the next run of its shard.
+  await withRetries(async () => store.delete(staging, { timeout: call.timeout }), DEFAULT_RETRY_POLICY, undefined, `DELETE ${describe(staging)}`).catch(() => undefined);
   return { bytes: size, method, etag: after.headers[OssHeader.ETAG] };
 }
 

@@ -9,6 +9,7 @@
  */
 
 import { CseError, ErrorCode, TransferError } from '../errors.js';
+import { detectEnvelopeVersion } from '../format/envelope.js';
 import { encodeMatDesc } from '../format/matdesc.js';
 import { abortedError, throwIfAborted } from '../transfer/abort.js';
 import { checkParallel, DEFAULT_RETRY_POLICY, withRetries } from '../transfer/retry.js';
@@ -16,7 +17,7 @@ import type { MultipartStore } from '../transfer/multipart-store.js';
 import type { CallOptions, ObjectStore } from '../transfer/store.js';
 import { readInventory, type InventorySource } from './inventory.js';
 import { MigrationJournal } from './journal.js';
-import { asCseError, checkStagingPrefix, migrateObject, shardOfStagingKey, type MigrateObjectOptions } from './migrate-object.js';
+import { asCseError, checkStagingPrefix, failureContextOf, migrateObject, shardOfStagingKey, type MigrateObjectOptions } from './migrate-object.js';
 import {
   DEFAULT_MIGRATE_PARALLEL,
   type MigratePrefixOptions,
@@ -118,7 +119,8 @@ export function journalIdentity(
 
 /**
  * Removes the staging objects (and aborts the multipart uploads to them) that an earlier, killed run of this shard
- * left behind (written before this run started; a staging object's name says which shard its key belongs to). An object still in flight in a concurrent run over
+ * left behind (written before this run started, V2-encrypted; a staging object's name says which shard its key
+ * belongs to). An object still in flight in a concurrent run over
  * another prefix with the same staging prefix would lose its staged content and be reported failed there, never
  * damaged: its copy is conditional on the staging object.
  */
@@ -126,6 +128,13 @@ async function removeLeftovers(store: ObjectStore, bucket: string, stagingPrefix
   await abortLeftoverUploads(store, bucket, stagingPrefix, shard, started, call);
   let removed = 0;
   for await (const name of leftoverNames(store, bucket, stagingPrefix, shard, started, call)) {
+    // Only what the migration writes is removed: a staging object always carries a V2 envelope. A user's object that
+    // happens to be named like one (a content-addressed blob under a custom staging prefix) is left alone.
+    const head = await store.head({ bucket, key: name }, { headers: {} }, call).catch((e: unknown) => {
+      if (e instanceof TransferError && e.status === 404) return undefined;
+      throw e;
+    });
+    if (head === undefined || detectEnvelopeVersion(head.headers, { object: name }) !== 'v2') continue;
     await store.delete({ bucket, key: name }, call);
     removed++;
   }
@@ -186,7 +195,7 @@ function counters<K extends string>(names: readonly K[]): Record<K, number> {
  * @throws CseError ERR_CSE_INVALID_ARGUMENT (parallel, rate, staging prefix, a journal with a dry run),
  *   ERR_CSE_INVENTORY (the inventory cannot be read or is of another bucket), ERR_CSE_JOURNAL (a journal of another
  *   migration), ERR_CSE_IO (the journal cannot be written), ERR_CSE_ABORTED (after the objects in flight settle);
- *   TransferError when a listing page fails
+ *   TransferError when a listing page fails; what `onObject` throws (after the objects in flight settle)
  */
 export async function migratePrefix(store: ObjectStore, bucket: string, prefix: string, options: MigratePrefixRunOptions): Promise<MigratePrefixResult> {
   const started = Date.now();
@@ -208,7 +217,9 @@ export async function migratePrefix(store: ObjectStore, bucket: string, prefix: 
     const stagingRemoved = dryRun ? 0 : await removeLeftovers(store, bucket, stagingPrefix, options.shard, started, call);
     const keys = (async function* (): AsyncGenerator<string> {
       for await (const key of source.keys) {
-        if (key.startsWith(stagingPrefix) || !inShard(key, options.shard)) continue;
+        // Staging objects are never migrated. Other objects under a custom staging prefix go on to migrateObject,
+        // which refuses them: reported failed, not silently left out of a run that would then look complete.
+        if (shardOfStagingKey(key, stagingPrefix, 1) !== undefined || !inShard(key, options.shard)) continue;
         yield key;
       }
     })();
@@ -222,8 +233,9 @@ export async function migratePrefix(store: ObjectStore, bucket: string, prefix: 
     const byKind = counters<MigrationKind>(['plaintext', 'v1', 'rewrap', 'target', 'none']);
     let sourceError: unknown;
     let journalError: unknown;
+    let callbackError: unknown;
     const aborted = (): boolean => signal?.aborted === true;
-    const stop = (): boolean => aborted() || sourceError !== undefined || journalError !== undefined;
+    const stop = (): boolean => aborted() || sourceError !== undefined || journalError !== undefined || callbackError !== undefined;
     const worker = async (): Promise<void> => {
       for (;;) {
         if (stop()) return;
@@ -250,7 +262,20 @@ export async function migratePrefix(store: ObjectStore, bucket: string, prefix: 
           // An object in flight when the signal fired is neither done nor failed: a re-run takes it up.
           if (aborted()) return;
           const error = asCseError(e, key);
-          result = { key, from: 'unknown', kind: 'none', result: 'failed', dryRun, size: undefined, bytes: 0, error, reason: `[${error.cseCode}] ${error.message}` };
+          // What the object was, when its HEAD classified it before the failure (else unknown).
+          const found = failureContextOf(e);
+          result = {
+            key,
+            from: found?.from ?? 'unknown',
+            kind: found?.kind ?? 'none',
+            result: 'failed',
+            dryRun,
+            size: found?.size,
+            ...(found?.etag === undefined ? {} : { etag: found.etag }),
+            bytes: 0,
+            error,
+            reason: `[${error.cseCode}] ${error.message}`,
+          };
         }
         if (result.result === 'migrated') migrated++;
         else if (result.result === 'skipped') skipped++;
@@ -260,7 +285,13 @@ export async function migratePrefix(store: ObjectStore, bucket: string, prefix: 
         byKind[result.kind]++;
         // The caller hears first, the journal records after: a run killed in between does the object again (it is
         // then skipped as already migrated), where the other order could lose the caller's record of it.
-        options.onObject?.(result);
+        try {
+          options.onObject?.(result);
+        } catch (e) {
+          // Rethrown once every worker has stopped: a rejection now would leave the other objects in flight running
+          // (and writing) after the run has returned.
+          callbackError ??= { error: e };
+        }
         try {
           await journal?.record({ key, result: result.result, ...(result.etag === undefined ? {} : { etag: result.etag }) });
         } catch (e) {
@@ -269,6 +300,7 @@ export async function migratePrefix(store: ObjectStore, bucket: string, prefix: 
       }
     };
     await Promise.all(Array.from({ length: parallel }, worker));
+    if (callbackError !== undefined) throw (callbackError as { error: unknown }).error;
     if (journalError !== undefined) throw asCseError(journalError, '');
     if (aborted()) throw abortedError(what, signal);
     if (sourceError !== undefined) {
