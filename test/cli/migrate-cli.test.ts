@@ -88,8 +88,8 @@ function common(): string[] {
   ];
 }
 
-function start(args: readonly string[]): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(args: readonly string[], withEnv: NodeJS.ProcessEnv = env): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...withEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -293,6 +293,65 @@ describe('oss-cse migrate', () => {
       r = await runCli(['migrate', 'oss://cli/legacy/', ...base, ...bad], env);
       assert.equal(r.code, 2, `${bad.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /^error: /);
+    }
+  });
+
+  test('a concurrent overwrite during a sharded run is not clobbered: that object fails, the other writer\'s bytes stay, a rerun encrypts them', async () => {
+    const victim = 'race/obj-07';
+    const newer = Buffer.from('written by another client while migrate was converting the object');
+    // The other writer replaces the victim just before migrate's guard HEAD (its second HEAD of that key: the first
+    // one classified it), i.e. after migrate read the old bytes and wrote their encrypted copy to staging.
+    const raced = await startServer({
+      memory: true,
+      buckets: ['race'],
+      kms: false,
+      faults: { rules: [{ operations: ['HeadObject'], key: victim, nth: 2, fault: { kind: 'replace-object', body: newer } }] },
+    });
+    try {
+      const raceEnv = cliEnv(raced, join(root, 'race-home'));
+      const client = new OSS({
+        endpoint: raced.endpoint,
+        region: 'oss-cn-hangzhou',
+        bucket: 'race',
+        accessKeyId: raced.credentials.accessKeyId,
+        accessKeySecret: raced.credentials.accessKeySecret,
+        secure: false,
+      });
+      const bodies = new Map<string, Buffer>();
+      for (let i = 0; i < 24; i++) {
+        const key = `race/obj-${String(i).padStart(2, '0')}`;
+        const body = bytesFor(key, 300 + i);
+        bodies.set(key, body);
+        await client.put(key, body, { headers: { 'x-oss-meta-idx': String(i) } });
+      }
+      const base = ['migrate', 'oss://race/race/', '--endpoint', raced.endpoint, '--to-public-key', targetPath, '--matdesc', '{"gen":"2"}', '--quiet'];
+      const reportOf = (i: number): string => join(root, `race-${i}.jsonl`);
+      const workers = [0, 1].map((i) => start([...base, '--shard', `${i}/2`, '--report', reportOf(i)], raceEnv).done);
+      const done = await Promise.all(workers);
+      const victimShard = shardOfKey(victim, 2);
+      for (const [i, d] of done.entries()) assert.equal(d.code, i === victimShard ? 1 : 0, d.stderr);
+      assert.match(done[victimShard]?.stderr ?? '', /^failed oss:\/\/race\/race\/obj-07: \[ERR_CSE_CONCURRENT_MODIFICATION\] /m);
+      const victimLine = lines(reportOf(victimShard)).find((l) => l.key === victim);
+      assert.deepEqual([victimLine?.result, victimLine?.code], ['failed', 'ERR_CSE_CONCURRENT_MODIFICATION']);
+
+      // The other writer's object is exactly as it wrote it: its bytes, no envelope.
+      const after = await client.get(victim);
+      assert.ok((after.content as Buffer).equals(newer), 'the concurrent write survives');
+      assert.equal((after.res.headers as Record<string, string>)[V2Header.MATDESC], undefined, 'and was not given an envelope');
+      // Every other object is migrated, and no staging object is left behind.
+      const strict = new EncryptionClient(client, { masterKey: target });
+      for (const [key, body] of bodies) {
+        if (key === victim) continue;
+        assert.ok(Buffer.from((await strict.get(key)).content).equals(body), `${key} decrypts to its bytes`);
+      }
+      assert.deepEqual((await client.listV2({ prefix: STAGING }, {})).objects, [], 'no staging object remains');
+
+      // A rerun of the victim's shard encrypts the object as the other writer left it.
+      const rerun = await start([...base, '--shard', `${victimShard}/2`], raceEnv).done;
+      assert.equal(rerun.code, 0, rerun.stderr);
+      assert.ok(Buffer.from((await strict.get(victim)).content).equals(newer), 'the rerun encrypted the newer bytes');
+    } finally {
+      await raced.close();
     }
   });
 });

@@ -34,7 +34,9 @@ Brings every object under PREFIX to the target state, in place: plaintext object
 objects (oss2 ≤ 2.10, with --allow-legacy) are re-encrypted under a fresh data key, V2 objects under another master
 key are re-wrapped by a metadata-only copy (as \`rewrap\`), and objects already under the target key are skipped.
 User metadata, Content-Type and the standard headers, storage class and object tags are kept. The current keys are
-given as for \`get\`; the target is --to-public-key / --to-kms-key-id, else the key \`put\` would encrypt with.
+given as for \`get\` (with a --to key they may be left out: plaintext objects then migrate, and V1 or old-key
+objects fail with ERR_CSE_NO_MATCHING_KEY); the target is --to-public-key / --to-kms-key-id, else the key \`put\`
+would encrypt with.
 
 Re-encryption never overwrites a concurrent writer's object unseen: the new content is written to a staging object
 (under --staging-prefix), the original is checked to be unchanged (same ETag), then copied over. An object changed
@@ -325,6 +327,8 @@ export const migrate: Command = {
         progress.end();
         report?.close();
       }
-    });
+      // With an explicit --to key the current keys are needed only for V1 and old-key objects: a bucket of plaintext
+      // objects migrates with the target key alone (an object no key opens fails with ERR_CSE_NO_MATCHING_KEY).
+    }, explicitTarget ? { keys: 'optional' } : {});
   },
 };
