@@ -5,10 +5,12 @@
  * Run under a profiler to see where a round trip's client time goes.
  *
  * Usage: node --expose-gc --import tsx bench/small-once.ts [--key rsa|rsa-no-private|kms] [--ops 2000] [--batches 6]
- *        [--size 1KiB] [--only enc|plain] [--prof FILE]
+ *        [--size 1KiB] [--only enc|plain] [--prof FILE] [--alloc]
  *
  * `--prof FILE` writes a CPU profile of the timed loops only (set-up excluded), for bench/profile-summary.ts; with
- * `--only` the profile holds one side alone.
+ * `--only` the profile holds one side alone. `--alloc` (with `--prof P`: also writes `P.enc.heapprofile` / `P.plain.heapprofile`) samples allocations (V8's sampling heap profiler, objects
+ * collected by minor and major GCs included) per side and prints bytes allocated per round trip, with the heaviest
+ * allocating functions and, per allocation, the nearest frame in `src/` (what in our code asked for it).
  */
 
 import OSS from 'ali-oss';
@@ -27,6 +29,7 @@ import { sealEnvelope } from '../src/object-crypto.js';
 import { startServerProcess, type ServerProcess } from './lib/processes.js';
 import { plainClient } from './rows/server.js';
 import { parseSize } from './lib/units.js';
+import { summariseAllocations, type SamplingProfile } from './lib/alloc-summary.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +39,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: '1KiB' },
     only: { type: 'string' },
     prof: { type: 'string' },
+    alloc: { type: 'boolean', default: false },
     'plain-headers': { type: 'boolean', default: false },
   },
 });
@@ -104,7 +108,7 @@ try {
   // Warm-up: JIT, sockets, lazy modules.
   await sides.enc(50);
   await sides.plain(50);
-  const session = values.prof === undefined ? undefined : new Session();
+  const session = values.prof === undefined || values.alloc ? undefined : new Session();
   if (session !== undefined) {
     session.connect();
     await session.post('Profiler.enable');
@@ -129,7 +133,27 @@ try {
     }
   };
   const perBatch = Math.max(1, Math.round(ops / batches));
-  for (let i = 0; i < batches; i++) {
+  if (values.alloc) {
+    const heap = new Session();
+    heap.connect();
+    await heap.post('HeapProfiler.enable');
+    for (const side of ['enc', 'plain'] as const) {
+      if (values.only !== undefined && values.only !== side) continue;
+      (globalThis as { gc?: () => void }).gc?.();
+      // 256-byte mean interval: fine enough for a 1 KiB round trip's few hundred allocations.
+      await heap.post('HeapProfiler.startSampling', {
+        samplingInterval: 256,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      } as never);
+      await sides[side](perBatch * batches);
+      const { profile } = (await heap.post('HeapProfiler.stopSampling')) as unknown as { profile: SamplingProfile };
+      console.log(summariseAllocations(side, profile, perBatch * batches));
+      if (values.prof !== undefined) await writeFile(`${values.prof}.${side}.heapprofile`, JSON.stringify(profile));
+    }
+    heap.disconnect();
+  }
+  for (let i = 0; i < (values.alloc ? 0 : batches); i++) {
     const order: ('enc' | 'plain')[] = i % 2 === 0 ? ['enc', 'plain'] : ['plain', 'enc'];
     for (const side of order) {
       if (values.only !== undefined && values.only !== side) continue;
@@ -147,7 +171,7 @@ try {
       console.log(`${side} ${((perBatch * 1000) / ms).toFixed(0)} ops/s, ${(ms / perBatch).toFixed(3)} ms/op, cpu ${((cpu() - c0) / perBatch).toFixed(3)} ms/op, server cpu ${((serverCpu() - s0) / perBatch).toFixed(3)} ms/op, ${((r1.requests - r0.requests) / perBatch).toFixed(2)} req/op, ${((r1.connections - r0.connections) / perBatch).toFixed(2)} new conn/op`);
     }
   }
-  if (session !== undefined && values.prof !== undefined) {
+  if (session !== undefined && values.prof !== undefined && !values.alloc) {
     const { profile } = await session.post('Profiler.stop');
     await writeFile(values.prof, JSON.stringify({ ...profile, smallOnceSpans: spans, smallOnceOpsPerBatch: perBatch }));
   }
