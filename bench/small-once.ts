@@ -15,9 +15,10 @@
 
 import OSS from 'ali-oss';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Session } from 'node:inspector/promises';
 import { EncryptionClient } from '../src/client.js';
@@ -61,6 +62,22 @@ function rememberingKey(inner: MasterKey): MasterKey {
       return m === undefined ? null : { key: Uint8Array.from(m.key), iv: Uint8Array.from(m.iv) };
     },
   };
+}
+
+/** CPU time (ms) of each thread of this process, from /proc (Linux; empty elsewhere), by thread id. */
+function threadCpu(): Map<string, { name: string; ms: number }> {
+  const out = new Map<string, { name: string; ms: number }>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[0-9]+$/, '');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, { name, ms: (Number(fields[11]) + Number(fields[12])) * 10 });
+    }
+  } catch {
+    // No /proc: no per-thread figures.
+  }
+  return out;
 }
 
 const size = parseSize(values.size);
@@ -140,6 +157,28 @@ try {
     for (const side of ['enc', 'plain'] as const) {
       if (values.only !== undefined && values.only !== side) continue;
       (globalThis as { gc?: () => void }).gc?.();
+      const gcs: { kind: number; ms: number }[] = [];
+      const observer = new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) gcs.push({ kind: (e as unknown as { detail: { kind: number } }).detail.kind, ms: e.duration });
+      });
+      observer.observe({ entryTypes: ['gc'] });
+      const threads0 = threadCpu();
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      await sides[side](perBatch * batches);
+      const c1 = process.cpuUsage(c0);
+      const threads1 = threadCpu();
+      const wall = performance.now() - t0;
+      await new Promise((r) => setTimeout(r, 10));
+      observer.disconnect();
+      const n = perBatch * batches;
+      const minor = gcs.filter((g) => g.kind === constants.NODE_PERFORMANCE_GC_MINOR);
+      const major = gcs.filter((g) => g.kind !== constants.NODE_PERFORMANCE_GC_MINOR);
+      const sum = (xs: { ms: number }[]): number => xs.reduce((a, g) => a + g.ms, 0);
+      console.log(`${side}: ${(wall / n).toFixed(3)} ms/op wall (no sampler), process CPU ${(((c1.user + c1.system) / 1000) / n).toFixed(3)} ms/op (all threads); GC pauses per 1000 ops: ${((minor.length * 1000) / n).toFixed(1)} minor (${((sum(minor) * 1000) / n).toFixed(1)} ms), ${((major.length * 1000) / n).toFixed(1)} major (${((sum(major) * 1000) / n).toFixed(1)} ms)`);
+      const perThread = new Map<string, number>();
+      for (const [tid, t] of threads1) perThread.set(`${t.name}#${tid}`, (perThread.get(`${t.name}#${tid}`) ?? 0) + t.ms - (threads0.get(tid)?.ms ?? 0));
+      console.log(`${side}: CPU per op by thread: ${[...perThread].filter(([, ms]) => ms > 0).map(([name, ms]) => `${name} ${(ms / n).toFixed(3)} ms`).join(', ')}`);
       // 256-byte mean interval: fine enough for a 1 KiB round trip's few hundred allocations.
       await heap.post('HeapProfiler.startSampling', {
         samplingInterval: 256,
