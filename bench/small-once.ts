@@ -5,17 +5,20 @@
  * Run under a profiler to see where a round trip's client time goes.
  *
  * Usage: node --expose-gc --import tsx bench/small-once.ts [--key rsa|rsa-no-private|kms] [--ops 2000] [--batches 6]
- *        [--size 1KiB] [--only enc|plain] [--prof FILE]
+ *        [--size 1KiB] [--only enc|plain] [--prof FILE] [--alloc]
  *
  * `--prof FILE` writes a CPU profile of the timed loops only (set-up excluded), for bench/profile-summary.ts; with
- * `--only` the profile holds one side alone.
+ * `--only` the profile holds one side alone. `--alloc` (with `--prof P`: also writes `P.enc.heapprofile` / `P.plain.heapprofile`) samples allocations (V8's sampling heap profiler, objects
+ * collected by minor and major GCs included) per side and prints bytes allocated per round trip, with the heaviest
+ * allocating functions and, per allocation, the nearest frame in `src/` (what in our code asked for it).
  */
 
 import OSS from 'ali-oss';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Session } from 'node:inspector/promises';
 import { EncryptionClient } from '../src/client.js';
@@ -27,6 +30,7 @@ import { sealEnvelope } from '../src/object-crypto.js';
 import { startServerProcess, type ServerProcess } from './lib/processes.js';
 import { plainClient } from './rows/server.js';
 import { parseSize } from './lib/units.js';
+import { summariseAllocations, type SamplingProfile } from './lib/alloc-summary.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +40,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: '1KiB' },
     only: { type: 'string' },
     prof: { type: 'string' },
+    alloc: { type: 'boolean', default: false },
     'plain-headers': { type: 'boolean', default: false },
   },
 });
@@ -57,6 +62,22 @@ function rememberingKey(inner: MasterKey): MasterKey {
       return m === undefined ? null : { key: Uint8Array.from(m.key), iv: Uint8Array.from(m.iv) };
     },
   };
+}
+
+/** CPU time (ms) of each thread of this process, from /proc (Linux; empty elsewhere), by thread id. */
+function threadCpu(): Map<string, { name: string; ms: number }> {
+  const out = new Map<string, { name: string; ms: number }>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[0-9]+$/, '');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, { name, ms: (Number(fields[11]) + Number(fields[12])) * 10 });
+    }
+  } catch {
+    // No /proc: no per-thread figures.
+  }
+  return out;
 }
 
 const size = parseSize(values.size);
@@ -104,7 +125,7 @@ try {
   // Warm-up: JIT, sockets, lazy modules.
   await sides.enc(50);
   await sides.plain(50);
-  const session = values.prof === undefined ? undefined : new Session();
+  const session = values.prof === undefined || values.alloc ? undefined : new Session();
   if (session !== undefined) {
     session.connect();
     await session.post('Profiler.enable');
@@ -129,7 +150,49 @@ try {
     }
   };
   const perBatch = Math.max(1, Math.round(ops / batches));
-  for (let i = 0; i < batches; i++) {
+  if (values.alloc) {
+    const heap = new Session();
+    heap.connect();
+    await heap.post('HeapProfiler.enable');
+    for (const side of ['enc', 'plain'] as const) {
+      if (values.only !== undefined && values.only !== side) continue;
+      (globalThis as { gc?: () => void }).gc?.();
+      const gcs: { kind: number; ms: number }[] = [];
+      const observer = new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) gcs.push({ kind: (e as unknown as { detail: { kind: number } }).detail.kind, ms: e.duration });
+      });
+      observer.observe({ entryTypes: ['gc'] });
+      const threads0 = threadCpu();
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      await sides[side](perBatch * batches);
+      const c1 = process.cpuUsage(c0);
+      const threads1 = threadCpu();
+      const wall = performance.now() - t0;
+      await new Promise((r) => setTimeout(r, 10));
+      observer.disconnect();
+      const n = perBatch * batches;
+      const minor = gcs.filter((g) => g.kind === constants.NODE_PERFORMANCE_GC_MINOR);
+      const major = gcs.filter((g) => g.kind !== constants.NODE_PERFORMANCE_GC_MINOR);
+      const sum = (xs: { ms: number }[]): number => xs.reduce((a, g) => a + g.ms, 0);
+      console.log(`${side}: ${(wall / n).toFixed(3)} ms/op wall (no sampler), process CPU ${(((c1.user + c1.system) / 1000) / n).toFixed(3)} ms/op (all threads); GC pauses per 1000 ops: ${((minor.length * 1000) / n).toFixed(1)} minor (${((sum(minor) * 1000) / n).toFixed(1)} ms), ${((major.length * 1000) / n).toFixed(1)} major (${((sum(major) * 1000) / n).toFixed(1)} ms)`);
+      const perThread = new Map<string, number>();
+      for (const [tid, t] of threads1) perThread.set(`${t.name}#${tid}`, (perThread.get(`${t.name}#${tid}`) ?? 0) + t.ms - (threads0.get(tid)?.ms ?? 0));
+      console.log(`${side}: CPU per op by thread: ${[...perThread].filter(([, ms]) => ms > 0).map(([name, ms]) => `${name} ${(ms / n).toFixed(3)} ms`).join(', ')}`);
+      // 256-byte mean interval: fine enough for a 1 KiB round trip's few hundred allocations.
+      await heap.post('HeapProfiler.startSampling', {
+        samplingInterval: 256,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      } as never);
+      await sides[side](perBatch * batches);
+      const { profile } = (await heap.post('HeapProfiler.stopSampling')) as unknown as { profile: SamplingProfile };
+      console.log(summariseAllocations(side, profile, perBatch * batches));
+      if (values.prof !== undefined) await writeFile(`${values.prof}.${side}.heapprofile`, JSON.stringify(profile));
+    }
+    heap.disconnect();
+  }
+  for (let i = 0; i < (values.alloc ? 0 : batches); i++) {
     const order: ('enc' | 'plain')[] = i % 2 === 0 ? ['enc', 'plain'] : ['plain', 'enc'];
     for (const side of order) {
       if (values.only !== undefined && values.only !== side) continue;
@@ -147,7 +210,7 @@ try {
       console.log(`${side} ${((perBatch * 1000) / ms).toFixed(0)} ops/s, ${(ms / perBatch).toFixed(3)} ms/op, cpu ${((cpu() - c0) / perBatch).toFixed(3)} ms/op, server cpu ${((serverCpu() - s0) / perBatch).toFixed(3)} ms/op, ${((r1.requests - r0.requests) / perBatch).toFixed(2)} req/op, ${((r1.connections - r0.connections) / perBatch).toFixed(2)} new conn/op`);
     }
   }
-  if (session !== undefined && values.prof !== undefined) {
+  if (session !== undefined && values.prof !== undefined && !values.alloc) {
     const { profile } = await session.post('Profiler.stop');
     await writeFile(values.prof, JSON.stringify({ ...profile, smallOnceSpans: spans, smallOnceOpsPerBatch: perBatch }));
   }

@@ -89,7 +89,9 @@ export function pickCryptoHeaders(headers: HeaderInput, options: { readonly obje
 
 function collect(headers: HeaderInput, where: Where): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const rawName of Object.keys(headers)) {
+  // for…in over own keys: no key array per call (two calls per GET; issue 15, allocation per small round trip).
+  for (const rawName in headers) {
+    if (!Object.hasOwn(headers, rawName)) continue;
     const name = rawName.toLowerCase();
     if (!ALL_NAME_SET.has(name)) continue;
     const rawValue = headers[rawName];

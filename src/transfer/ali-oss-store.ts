@@ -722,14 +722,20 @@ export class AliOssStore implements ObjectStore, MultipartStore {
     uploadStream?.once('error', (e: unknown) => {
       bodyError = e;
     });
-    const live = new Set<ClientRequest>();
-    const kill = (): void => {
-      const error = abortedError(what, signal);
-      for (const req of live) req.destroy(error);
-      uploadStream?.destroy(error);
-    };
-    const client = this.#derive(location.bucket, signal === undefined ? undefined : live, signal);
-    const detach = onAbort(signal, kill);
+    // The live-request set and the abort hook exist only for a call with a signal (most calls have none).
+    let client: AliOssInternals;
+    let detach: (() => void) | undefined;
+    if (signal === undefined) {
+      client = this.#derive(location.bucket, undefined, undefined);
+    } else {
+      const live = new Set<ClientRequest>();
+      client = this.#derive(location.bucket, live, signal);
+      detach = onAbort(signal, () => {
+        const error = abortedError(what, signal);
+        for (const req of live) req.destroy(error);
+        uploadStream?.destroy(error);
+      });
+    }
     try {
       return await run(client);
     } catch (e) {
@@ -744,7 +750,7 @@ export class AliOssStore implements ObjectStore, MultipartStore {
       }
       throw convertError(e, what, location, signal);
     } finally {
-      detach();
+      detach?.();
     }
   }
 
@@ -915,7 +921,10 @@ function checkKey(location: ObjectLocation): void {
 /** Lower-case names, single string values. */
 export function normaliseHeaders(raw: Readonly<Record<string, unknown>>): ResponseHeaders {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(raw)) {
+  // for…in over own keys: no array of [name, value] pairs per response (issue 15, allocation per small round trip).
+  for (const name in raw) {
+    if (!Object.hasOwn(raw, name)) continue;
+    const value = raw[name];
     if (value === undefined || value === null) continue;
     out[name.toLowerCase()] = Array.isArray(value) ? value.map(String).join(', ') : headerText(value);
   }
