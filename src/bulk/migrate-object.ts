@@ -61,6 +61,11 @@ export interface MigrateObjectOptions extends Omit<MigrateOptions, 'to' | 'bucke
   readonly to: MasterKey;
   /** The keys that open the objects' current envelopes. */
   readonly keys: KeyRing;
+  /**
+   * A 404 on the first HEAD is a skip (`not-found`), not a failure: the key came from a listing or an inventory and
+   * the object has been deleted since (`migratePrefix` sets it, after making sure the bucket itself exists).
+   */
+  readonly missingIsSkipped?: boolean;
 }
 
 const OBJECT_TYPE = 'x-oss-object-type';
@@ -255,7 +260,15 @@ export async function migrateObject(store: ObjectStore, location: ObjectLocation
   const call: CallOptions = { signal: options.signal, timeout: options.timeout };
   throwIfAborted(options.signal, what);
 
-  const head = await withRetries(async () => store.head(location, { headers: {} }, call), DEFAULT_RETRY_POLICY, options.signal, what);
+  let head: StoreResponse;
+  try {
+    head = await withRetries(async () => store.head(location, { headers: {} }, call), DEFAULT_RETRY_POLICY, options.signal, what);
+  } catch (e) {
+    if (options.missingIsSkipped === true && isStatus(e, 404)) {
+      return { key: object, dryRun, size: undefined, bytes: 0, from: 'unknown', kind: 'none', result: 'skipped', skipped: 'not-found', reason: 'no such object (deleted after it was listed)' };
+    }
+    throw e;
+  }
   const size = sizeOf(head.headers);
   const etag = head.headers[OssHeader.ETAG];
   const base = { key: object, dryRun, size, bytes: 0, ...(etag === undefined ? {} : { etag }) };

@@ -215,6 +215,10 @@ export async function migratePrefix(store: ObjectStore, bucket: string, prefix: 
   const journal = options.journal === undefined ? undefined : await MigrationJournal.open(options.journal, journalIdentity(bucket, prefix, options));
   try {
     const stagingRemoved = dryRun ? 0 : await removeLeftovers(store, bucket, stagingPrefix, options.shard, started, call);
+    // A HEAD cannot tell a missing object from a missing bucket (no body: both are NoSuchKey), and a 404 below counts
+    // as "deleted since it was listed". A listing source or the clean-up above has already listed the bucket; a dry
+    // run from an inventory lists it once here, so that a wrong bucket fails instead of every key being "not found".
+    if (dryRun && options.inventory !== undefined) await store.listV2(bucket, { prefix: stagingPrefix, maxKeys: 1 }, call);
     const keys = (async function* (): AsyncGenerator<string> {
       for await (const key of source.keys) {
         // Staging objects are never migrated. Other objects under a custom staging prefix go on to migrateObject,
@@ -257,7 +261,7 @@ export async function migratePrefix(store: ObjectStore, bucket: string, prefix: 
         let result: MigrateObjectResult;
         try {
           await limiter?.take(signal);
-          result = await migrateObject(store, { bucket, key }, options);
+          result = await migrateObject(store, { bucket, key }, { ...options, missingIsSkipped: true });
         } catch (e) {
           // An object in flight when the signal fired is neither done nor failed: a re-run takes it up.
           if (aborted()) return;

@@ -48,7 +48,12 @@ export type MigrationSkipReason =
   /** Not a Normal, Multipart or Appendable object (e.g. a Symlink). */
   | 'unsupported-type'
   /** Its kind is not among `only`. */
-  | 'excluded';
+  | 'excluded'
+  /**
+   * The object no longer exists (deleted after the listing or the inventory named it): nothing to migrate. Only in
+   * `migratePrefix` results; `migrateObject` of a missing object throws OSS's NoSuchKey error.
+   */
+  | 'not-found';
 
 /** The outcome of one object. */
 export type MigrationResultKind = 'migrated' | 'skipped' | 'failed';

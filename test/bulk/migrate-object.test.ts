@@ -269,4 +269,28 @@ describe('migrateObject', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('an object the inventory names but that has been deleted is skipped as not-found (exit 0), while migrateObject of it throws NoSuchKey and a dry run on a missing bucket fails', async () => {
+    await oss.put('gone/kept', Buffer.from('still here'));
+    const manifest = await writeInventory(oss, {
+      sourceBucket: BUCKET,
+      prefix: 'inv-gone',
+      inventoryId: 'daily',
+      entries: [
+        { key: 'gone/kept', size: 10, etag: '"0"' },
+        { key: 'gone/deleted-since', size: 5, etag: '"1"' },
+      ],
+    });
+    const inventory = `oss://${BUCKET}/${manifest}`;
+    const seen: string[] = [];
+    const summary = await client.migratePrefix('gone/', { inventory, onObject: (r) => seen.push(`${r.key} ${r.result} ${r.skipped ?? ''}`) });
+    assert.deepEqual(seen.sort(), ['gone/deleted-since skipped not-found', 'gone/kept migrated ']);
+    assert.deepEqual([summary.total, summary.migrated, summary.skipped, summary.failed], [2, 1, 1, 0]);
+    await assertTarget('gone/kept', Buffer.from('still here'));
+
+    await assert.rejects(client.migrateObject('gone/deleted-since'), { code: 'NoSuchKey', status: 404 });
+    // A HEAD cannot tell a missing bucket from a missing object: a dry run from an inventory checks the bucket first.
+    const elsewhere = await writeInventory(oss, { sourceBucket: 'no-such-bucket-here', prefix: 'inv-gone', inventoryId: 'other', entries: [{ key: 'gone/kept', size: 10, etag: '"0"' }] });
+    await assert.rejects(client.migratePrefix('gone/', { inventory: `oss://${BUCKET}/${elsewhere}`, dryRun: true, bucket: 'no-such-bucket-here' }), { code: 'NoSuchBucket' });
+  });
 });
