@@ -7,7 +7,7 @@
 
 import { Readable } from 'node:stream';
 import { CseError } from './errors.js';
-import type { Envelope, EnvelopeVersion, MatDesc, WrapScheme } from './format/types.js';
+import type { EnvelopeSummary } from './format/summary.js';
 import { type KeySelectionPolicy } from './keys/key-ring.js';
 import type { MasterKey } from './keys/master-key.js';
 import type { ListedObject, ResponseInfo } from './transfer/store.js';
@@ -43,48 +43,7 @@ export interface CallOptions {
   readonly timeout?: number;
 }
 
-/** A public description of an object's envelope: algorithms, matdesc, declared sizes; never key material. */
-export interface EnvelopeSummary {
-  /** Header family: `v2`, or the legacy `v1`/`guide`. */
-  readonly version: EnvelopeVersion;
-  /** True for the legacy families. */
-  readonly legacy: boolean;
-  /** The wrap-alg header as stored (absent for the guide form). */
-  readonly wrapAlgorithm: string | undefined;
-  /** Normalised wrap scheme. */
-  readonly wrapScheme: WrapScheme;
-  /** The cek-alg header as stored. */
-  readonly cekAlgorithm: string | undefined;
-  /** The material description (`{}` when absent). */
-  readonly matdesc: MatDesc;
-  /** Declared plaintext length (`…-unencrypted-content-length`). */
-  readonly unencryptedContentLength: number | undefined;
-  /** Declared plaintext MD5 (`…-unencrypted-content-md5`, base64). */
-  readonly unencryptedContentMd5: string | undefined;
-  /** Multipart: total plaintext size. */
-  readonly dataSize: number | undefined;
-  /** Multipart: part size. */
-  readonly partSize: number | undefined;
-}
-
-/**
- * The public facts of an envelope (no wrapped or unwrapped key material).
- * @param envelope - a parsed envelope
- */
-export function summarizeEnvelope(envelope: Envelope): EnvelopeSummary {
-  return {
-    version: envelope.version,
-    legacy: envelope.version !== 'v2',
-    wrapAlgorithm: envelope.wrapAlgorithm,
-    wrapScheme: envelope.scheme,
-    cekAlgorithm: envelope.cekAlgorithm,
-    matdesc: envelope.matdesc,
-    unencryptedContentLength: envelope.unencryptedContentLength,
-    unencryptedContentMd5: envelope.unencryptedContentMd5,
-    dataSize: envelope.dataSize,
-    partSize: envelope.partSize,
-  };
-}
+export { summarizeEnvelope, type EnvelopeSummary } from './format/summary.js';
 
 /** What `put` accepts: bytes, a file path (as in ali-oss), a Node `Readable` or any async iterable of bytes. */
 export type PutInput = Uint8Array | string | Readable | AsyncIterable<Uint8Array>;

@@ -15,9 +15,10 @@ import { buildV2Envelope, detectEnvelopeVersion, encodeEnvelope, isMd5Base64, pa
 import { OssHeader, USER_META_PREFIX } from '../../src/format/headers.js';
 import { BLOCK_SIZE } from '../../src/format/layout.js';
 import { parseContentRange, parseRangeHeader, resolveRange } from '../../src/format/range.js';
-import type { Envelope, MatDesc } from '../../src/format/types.js';
+import type { Envelope } from '../../src/format/types.js';
 import { Crc64, parseCrc64Header } from '../../src/transfer/crc64.js';
 import { planRead, planServe, type FetchedSpan } from '../../src/transfer/range-plan.js';
+import { summarizeEnvelope, type EnvelopeSummary } from '../../src/format/summary.js';
 import { ctrAt, importCtrKey, plainBuffer, type CtrKey } from './aes.js';
 import { encodeBase64 } from './base64.js';
 import { unwrapWithKeys, type BrowserMasterKey } from './keys.js';
@@ -37,39 +38,7 @@ export interface EncryptionClientOptions {
   readonly requireEncrypted?: boolean;
 }
 
-/** The public facts of an envelope (no key material). */
-export interface EnvelopeSummary {
-  readonly version: Envelope['version'];
-  readonly legacy: boolean;
-  readonly wrapAlgorithm: string | undefined;
-  readonly wrapScheme: Envelope['scheme'];
-  readonly cekAlgorithm: string | undefined;
-  readonly matdesc: MatDesc;
-  readonly unencryptedContentLength: number | undefined;
-  readonly unencryptedContentMd5: string | undefined;
-  readonly dataSize: number | undefined;
-  readonly partSize: number | undefined;
-}
-
-/**
- * The public facts of an envelope.
- * @param envelope - a parsed envelope
- * @returns its summary
- */
-export function summarizeEnvelope(envelope: Envelope): EnvelopeSummary {
-  return {
-    version: envelope.version,
-    legacy: envelope.version !== 'v2',
-    wrapAlgorithm: envelope.wrapAlgorithm,
-    wrapScheme: envelope.scheme,
-    cekAlgorithm: envelope.cekAlgorithm,
-    matdesc: envelope.matdesc,
-    unencryptedContentLength: envelope.unencryptedContentLength,
-    unencryptedContentMd5: envelope.unencryptedContentMd5,
-    dataSize: envelope.dataSize,
-    partSize: envelope.partSize,
-  };
-}
+export { summarizeEnvelope, type EnvelopeSummary } from '../../src/format/summary.js';
 
 /** What `put` accepts. A string is encoded as UTF-8. */
 export type BrowserPutInput = Blob | Uint8Array | ArrayBuffer | string;
