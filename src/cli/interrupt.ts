@@ -7,6 +7,7 @@
  */
 
 import { CseError, ErrorCode } from '../errors.js';
+import type { CliIo } from './command.js';
 
 /** The signals that stop a transfer cleanly. */
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
@@ -111,4 +112,32 @@ export async function untilStopSignal(): Promise<NodeJS.Signals> {
     };
     for (const s of STOP_SIGNALS) process.on(s, onSignal);
   });
+}
+
+/**
+ * The end of a run-until-stopped command (`serve`, `gateway`): prints where it listens, and the access key it
+ * generated when none was given (the caller needs it to sign), then waits for the stop signal, closes and exits 0.
+ * @param io - the command's streams
+ * @param name - `server` or `gateway`, as printed (`oss-cse server listening on …`)
+ * @param running - what was started: its endpoint, credentials and close
+ * @param generated - whether the credentials were generated (then they are printed on stdout)
+ * @param signal - from {@link untilStopSignal}, taken before starting so no signal is missed
+ * @returns 0
+ */
+export async function serveUntilStopped(
+  io: CliIo,
+  name: string,
+  running: { readonly endpoint: string; readonly credentials: { readonly accessKeyId: string; readonly accessKeySecret: string }; close(): Promise<void> },
+  generated: boolean,
+  signal: Promise<NodeJS.Signals>,
+): Promise<number> {
+  io.stdout.write(`oss-cse ${name} listening on ${running.endpoint}\n`);
+  if (generated) {
+    io.stdout.write(`OSS_ACCESS_KEY_ID=${running.credentials.accessKeyId}\n`);
+    io.stdout.write(`OSS_ACCESS_KEY_SECRET=${running.credentials.accessKeySecret}\n`);
+  }
+  const received = await signal;
+  io.stderr.write(`oss-cse ${name}: ${received}, shutting down\n`);
+  await running.close();
+  return 0;
 }

@@ -11,7 +11,7 @@ import type { Command } from '../command.js';
 import { UsageError, parsePositive } from '../command.js';
 import { cseHome } from '../keys.js';
 import { ONLINE_HELP, ONLINE_OPTIONS } from '../online.js';
-import { untilStopSignal } from '../interrupt.js';
+import { serveUntilStopped, untilStopSignal } from '../interrupt.js';
 
 const help = `Usage: oss-cse gateway [--host 127.0.0.1] [--port N] [--allow-remote]
                        [--endpoint URL | --region R] [key options as for put/get]
@@ -137,15 +137,7 @@ export const gateway: Command = {
           `warning: the gateway listens on ${values.host} over plain HTTP: requests, signatures and decrypted objects cross the network unencrypted; put TLS in front of it\n`,
         );
       }
-      io.stdout.write(`oss-cse gateway listening on ${running.endpoint}\n`);
-      if (id === undefined) {
-        io.stdout.write(`OSS_ACCESS_KEY_ID=${running.credentials.accessKeyId}\n`);
-        io.stdout.write(`OSS_ACCESS_KEY_SECRET=${running.credentials.accessKeySecret}\n`);
-      }
-      const received = await signal;
-      io.stderr.write(`oss-cse gateway: ${received}, shutting down\n`);
-      await running.close();
-      return 0;
+      return await serveUntilStopped(io, 'gateway', running, id === undefined, signal);
     } finally {
       await session.close();
     }

@@ -11,7 +11,7 @@ import { startServer, type RunningServer } from '../../../server/src/index.js';
 import { CseError, ErrorCode } from '../../errors.js';
 import type { CliIo, Command } from '../command.js';
 import { UsageError, parsePositive } from '../command.js';
-import { untilStopSignal } from '../interrupt.js';
+import { serveUntilStopped, untilStopSignal } from '../interrupt.js';
 
 const help = `Usage: oss-cse serve [--host 127.0.0.1] [--port 0] [--data DIR | --memory]
                      [--access-key-id ID --access-key-secret SECRET] [--bucket NAME ...]
@@ -131,14 +131,6 @@ export const serve: Command = {
     } catch (e) {
       throw new CseError(ErrorCode.IO, `failed to start the server: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
-    io.stdout.write(`oss-cse server listening on ${server.endpoint}\n`);
-    if (id === undefined) {
-      io.stdout.write(`OSS_ACCESS_KEY_ID=${server.credentials.accessKeyId}\n`);
-      io.stdout.write(`OSS_ACCESS_KEY_SECRET=${server.credentials.accessKeySecret}\n`);
-    }
-    const received = await signal;
-    io.stderr.write(`oss-cse server: ${received}, shutting down\n`);
-    await server.close();
-    return 0;
+    return serveUntilStopped(io, 'server', server, id === undefined, signal);
   },
 };
